@@ -53,8 +53,18 @@ type DTCState struct {
 	VIN    string               `json:"vin"`
 	TripID string               `json:"trip_id,omitempty"`
 	Active map[string]ActiveDTC `json:"active"`
-	// Commands maps the ids of the commands issued (newest MaxRememberedCommands) to their time.
-	Commands map[string]time.Time `json:"commands,omitempty"`
+	// Commands maps the ids of the commands issued (newest MaxRememberedCommands) to when and
+	// from which input record they were issued.
+	Commands map[string]IssuedCommand `json:"commands,omitempty"`
+}
+
+// IssuedCommand records a command the dtc-monitor issued and the input record that issued it:
+// when that same record is redelivered (the table write landed, the emit may not have), the
+// command is emitted again with the same id instead of being taken for a duplicate.
+type IssuedCommand struct {
+	IssuedAt  time.Time `json:"issued_at"`
+	Partition int32     `json:"partition"`
+	Offset    int64     `json:"offset"`
 }
 
 // MaxRememberedCommands bounds DTCState.Commands.
