@@ -1,0 +1,2 @@
+// Package devstack runs the embedded brokers of `fleetstream dev`.
+package devstack
