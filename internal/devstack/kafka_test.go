@@ -58,6 +58,7 @@ func consumeValues(ctx context.Context, t testing.TB, cl *kgo.Client, n int) map
 // committed group offsets survive a clean Close and a new StartKafka on the same directory, even
 // on another port.
 func TestKafkaRestartKeepsData(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	dir := t.TempDir()
 	const topic, group = "telemetry", "vehicle-state"
@@ -130,6 +131,7 @@ func TestKafkaRestartKeepsData(t *testing.T) {
 }
 
 func TestKafkaInMemoryStartsEmpty(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	k := startTestKafka(t, KafkaConfig{})
 	topics, err := kadm.NewClient(newKgoClient(t, k)).ListTopics(ctx)
@@ -144,6 +146,7 @@ func TestKafkaInMemoryStartsEmpty(t *testing.T) {
 // TestKafkaWildcardAddr listens on every interface and checks the broker advertises an address
 // clients can dial, not 0.0.0.0.
 func TestKafkaWildcardAddr(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	k := startTestKafka(t, KafkaConfig{Addr: "0.0.0.0:0", AutoCreateTopics: true, DefaultPartitions: 2})
 	if !strings.HasPrefix(k.Addr(), "127.0.0.1:") {
@@ -168,6 +171,7 @@ func TestKafkaWildcardAddr(t *testing.T) {
 }
 
 func TestKafkaNoAutoCreateByDefault(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	k := startTestKafka(t, KafkaConfig{})
 	cl := newKgoClient(t, k, kgo.AllowAutoTopicCreation(), kgo.RecordDeliveryTimeout(time.Second))
@@ -178,6 +182,7 @@ func TestKafkaNoAutoCreateByDefault(t *testing.T) {
 }
 
 func TestKafkaAddrInUse(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +195,7 @@ func TestKafkaAddrInUse(t *testing.T) {
 }
 
 func TestKafkaConfigValidate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		cfg  KafkaConfig
@@ -216,6 +222,7 @@ func TestKafkaConfigValidate(t *testing.T) {
 }
 
 func TestAdvertisedAddr(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		bound, configured, want string
 	}{
@@ -232,6 +239,7 @@ func TestAdvertisedAddr(t *testing.T) {
 }
 
 func TestKafkaCloseTwice(t *testing.T) {
+	t.Parallel()
 	k := startTestKafka(t, KafkaConfig{DataDir: t.TempDir()})
 	k.Close()
 	k.Close()

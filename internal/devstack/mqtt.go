@@ -2,7 +2,9 @@ package devstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -72,7 +74,7 @@ func StartMQTT(ctx context.Context, cfg MQTTConfig) (*MQTT, error) {
 	caps.MaximumSessionExpiryInterval = mqttSessionExpiry
 	server := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
-		Logger:       slog.New(demoteInfo{logger.With("component", "mqtt").Handler()}),
+		Logger:       slog.New(mochiLog{logger.With("component", "mqtt").Handler()}),
 	})
 	if err := server.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, fmt.Errorf("devstack: mqtt auth hook: %w", err)
@@ -105,28 +107,48 @@ func (m *MQTT) Close() {
 	m.once.Do(func() { _ = m.server.Close() }) // mochi's Close always returns nil
 }
 
-// demoteInfo logs mochi's info lines ("added hook", "attached listener", ...) at debug level, so
-// that `fleetstream dev` prints its own addresses without the broker's start-up chatter.
-type demoteInfo struct{ slog.Handler }
+// mochiLog tones mochi's log down for a dev broker: its info lines ("added hook", "attached
+// listener", ...) go out at debug level, so that `fleetstream dev` prints its own addresses
+// without the broker's start-up chatter, and so does the message-less warning mochi logs each
+// time a client's connection ends with EOF or a closed socket, which is how clients leave.
+type mochiLog struct{ slog.Handler }
 
-func (h demoteInfo) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.Handler.Enabled(ctx, demote(l))
+func (h mochiLog) Enabled(ctx context.Context, l slog.Level) bool {
+	// A warning might be demoted only once its attributes are seen, so let it through here.
+	return h.Handler.Enabled(ctx, l) || (l == slog.LevelInfo && h.Handler.Enabled(ctx, slog.LevelDebug))
 }
 
-func (h demoteInfo) Handle(ctx context.Context, r slog.Record) error {
-	r.Level = demote(r.Level)
+func (h mochiLog) Handle(ctx context.Context, r slog.Record) error {
+	switch {
+	case r.Level == slog.LevelInfo:
+		r.Level = slog.LevelDebug
+	case r.Level == slog.LevelWarn && r.Message == "":
+		r.Message = "mqtt client connection ended"
+		if connectionClosed(r) {
+			r.Level = slog.LevelDebug
+		}
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h demoteInfo) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return demoteInfo{h.Handler.WithAttrs(attrs)}
+func (h mochiLog) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return mochiLog{h.Handler.WithAttrs(attrs)}
 }
 
-func (h demoteInfo) WithGroup(name string) slog.Handler { return demoteInfo{h.Handler.WithGroup(name)} }
+func (h mochiLog) WithGroup(name string) slog.Handler { return mochiLog{h.Handler.WithGroup(name)} }
 
-func demote(l slog.Level) slog.Level {
-	if l == slog.LevelInfo {
-		return slog.LevelDebug
-	}
-	return l
+// connectionClosed reports whether the record's error is an ordinary end of a connection.
+func connectionClosed(r slog.Record) bool {
+	closed := false
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)) {
+			closed = true
+			return false
+		}
+		return true
+	})
+	return closed
 }
