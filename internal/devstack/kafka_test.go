@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -243,4 +245,60 @@ func TestKafkaCloseTwice(t *testing.T) {
 	k := startTestKafka(t, KafkaConfig{DataDir: t.TempDir()})
 	k.Close()
 	k.Close()
+}
+
+// TestKafkaCrashRecovery covers a `fleetstream dev` that dies without Close (SIGKILL, panic):
+// a child process produces and commits, then exits without closing the broker; a broker
+// started on the same directory still has the records and the committed offsets, which kfake
+// recovers from the segment files and the append-only groups log.
+func TestKafkaCrashRecovery(t *testing.T) {
+	if dir := os.Getenv("DEVSTACK_CRASH_DIR"); dir != "" {
+		crashingBroker(t, dir) // child: never returns
+	}
+	t.Parallel()
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestKafkaCrashRecovery$")
+	cmd.Env = append(os.Environ(), "DEVSTACK_CRASH_DIR="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+
+	k := startTestKafka(t, KafkaConfig{DataDir: dir})
+	cl := newKgoClient(t, k, kgo.ConsumeTopics("telemetry"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if got := consumeValues(ctx, t, cl, 10); len(got) != 10 {
+		t.Fatalf("after the crash read %d records, want 10", len(got))
+	}
+	offsets, err := kadm.NewClient(cl).FetchOffsets(ctx, "vehicle-state")
+	if err != nil {
+		t.Fatalf("fetch offsets: %v", err)
+	}
+	var committed int64
+	offsets.Each(func(o kadm.OffsetResponse) { committed += o.At })
+	if committed != 10 {
+		t.Fatalf("after the crash the group has committed %d records in total, want 10 (%v)", committed, offsets)
+	}
+}
+
+// crashingBroker is the child of TestKafkaCrashRecovery: it writes state and exits without
+// Close.
+func crashingBroker(t *testing.T, dir string) {
+	ctx := testCtx(t)
+	k, err := StartKafka(ctx, KafkaConfig{Addr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatalf("StartKafka: %v", err)
+	}
+	cl := newKgoClient(t, k)
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, nil, "telemetry"); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	produceKgo(ctx, t, cl, "telemetry", 0, 10)
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "telemetry")
+	if err != nil {
+		t.Fatalf("end offsets: %v", err)
+	}
+	if _, err := kadm.NewClient(cl).CommitOffsets(ctx, "vehicle-state", ends.Offsets()); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	os.Exit(0) // no Close, no deferred cleanup
 }
