@@ -13,13 +13,13 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultCommands       goka.Stream = "commands"
-	DefaultDeadLetters    goka.Stream = "dead-letters"
-	DefaultRemember                   = 64
-	DefaultAttemptTimeout             = 30 * time.Second
-	DefaultRetryInitial               = 200 * time.Millisecond
-	DefaultRetryMax                   = 30 * time.Second
-	DefaultRetryMultiplier            = 2.0
+	DefaultCommands        goka.Stream = "commands"
+	DefaultDeadLetters     goka.Stream = "dead-letters"
+	DefaultRemember                    = 64
+	DefaultAttemptTimeout              = 30 * time.Second
+	DefaultRetryInitial                = 200 * time.Millisecond
+	DefaultRetryMax                    = 30 * time.Second
+	DefaultRetryMultiplier             = 2.0
 )
 
 // Config configures the command-sink group: its topics, how many delivered ids it remembers,
