@@ -19,17 +19,22 @@
 //
 // # Which sarama Version
 //
-// Use sarama.V3_6_0_0. Every version tested passes against kfake: V2_1_0_0, V2_8_0_0 (sarama's
-// DefaultVersion), V3_6_0_0, V3_9_0_0, V4_0_0_0 and sarama.MaxVersion (V4_3_1_0), for the
-// cluster admin (create topic, describe topics and configs, alter configs, create partitions,
-// list/describe/delete groups, delete records), sync producer with every compression codec and
-// idempotence, consumer and consumer group, offset commit and fetch, and goka processors with a
-// group table. kfake implements current request versions and sarama clamps its requests to
-// the versions the broker advertises, so no "invalid byteslice length" or other decoding error
-// came up, not even with ApiVersionsRequest disabled. Below V2_3_0_0 sarama refuses
-// IncrementalAlterConfig, and below V2_4_0_0 DeleteConsumerGroupOffset ("The version of API is
-// not supported"). V3_6_0_0 has everything fleetstream uses and is a version Amazon MSK runs;
-// going higher gains nothing here. goka.DefaultConfig sets V2_0_0_0, so set Version explicitly.
+// Use sarama.V3_6_0_0. No version tested fails against kfake. Sync producer plus consumer group
+// with offset commits (TestSaramaVersions): V2_1_0_0, V2_8_0_0 (sarama's DefaultVersion),
+// V3_6_0_0, V3_9_0_0, V4_0_0_0 and sarama.MaxVersion (V4_3_1_0). goka processor with a group
+// table, restarted and recovered (TestGokaProcessor): V2_1_0_0 to V4_0_0_0. Cluster admin
+// (create topic with configs, describe cluster/topics/configs, alter and incremental-alter
+// configs, create partitions, list/describe/delete groups, delete group offsets and records,
+// delete topic), idempotent producer with every compression codec and headers, generation -1
+// offset commit (TestSaramaAdminAndProduce): V2_8_0_0, V3_6_0_0 and MaxVersion, each with and
+// without sarama's ApiVersions request. sarama reading records from another client with every
+// codec, null keys and values and a committed transaction (TestSaramaReadsOtherProducers):
+// V2_1_0_0, V3_6_0_0, MaxVersion. kfake implements current request versions and sarama clamps
+// its requests to the versions the broker advertises, so no "invalid byteslice length" or other
+// decoding error came up. Below V2_3_0_0 sarama itself refuses IncrementalAlterConfig, and below
+// V2_4_0_0 DeleteConsumerGroupOffset ("The version of API is not supported"). V3_6_0_0 has
+// everything fleetstream uses and is a version Amazon MSK runs; going higher gains nothing here.
+// goka.DefaultConfig sets V2_0_0_0, so set Version explicitly.
 //
 // # goka against any broker (found here, not kfake-specific)
 //
