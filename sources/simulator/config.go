@@ -92,7 +92,7 @@ type Config struct {
 	// the v2 simulator); a trip's last aggregate comes at its end.
 	AggregateEvery time.Duration
 	// Rate, when positive, turns paced mode into rate mode for load generation: vehicles tick as
-	// fast as a token bucket of Rate messages per second (burst one second's worth) lets them,
+	// fast as a token bucket of Rate messages per second (burst a tenth of that) lets them,
 	// and each tick advances a vehicle by the time since its last one.
 	Rate float64
 	// Topics are the publish topics (default MQTTTopics()).

@@ -7,8 +7,8 @@ import (
 )
 
 // tokenBucket paces messages to a sustained rate. Waiters reserve a token and sleep off the
-// deficit, so the bucket serves them in arrival order and never exceeds rate over time; burst
-// tokens may be spent at once after a quiet spell.
+// deficit, so the bucket serves them in arrival order and never exceeds rate over time; a
+// tenth of a second's worth may be spent at once after a quiet spell.
 type tokenBucket struct {
 	mu     sync.Mutex
 	rate   float64 // tokens per second
@@ -18,7 +18,7 @@ type tokenBucket struct {
 }
 
 func newTokenBucket(rate float64) *tokenBucket {
-	burst := max(1, rate)
+	burst := max(1, rate/10)
 	return &tokenBucket{rate: rate, burst: burst, tokens: burst, last: time.Now()}
 }
 
