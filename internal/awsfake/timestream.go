@@ -41,6 +41,7 @@ type Timestream struct {
 	faults   map[string][]Fault
 	hook     func(op string, call int) *Fault
 	now      func() time.Time
+	address  string
 }
 
 type fakeDatabase struct {
@@ -180,6 +181,14 @@ func (f *Timestream) SetNow(now func() time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.now = now
+}
+
+// SetEndpointAddress sets the address DescribeEndpoints answers (default: the fake's own
+// host:port).
+func (f *Timestream) SetEndpointAddress(addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.address = addr
 }
 
 // CreateDatabase adds a database, as CreateDatabase would.
@@ -445,8 +454,12 @@ func (f *Timestream) dispatch(op string, body []byte, fault *Fault) (any, *apiEr
 	defer f.mu.Unlock()
 	switch op {
 	case "DescribeEndpoints":
+		addr := f.address
+		if addr == "" {
+			addr = strings.TrimPrefix(f.srv.URL, "http://")
+		}
 		return map[string]any{"Endpoints": []map[string]any{{
-			"Address":              strings.TrimPrefix(f.srv.URL, "http://"),
+			"Address":              addr,
 			"CachePeriodInMinutes": 1440,
 		}}}, nil
 	case "CreateDatabase":
