@@ -1,0 +1,40 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/fleetstream/fleetstream/internal/fleet"
+	"github.com/fleetstream/fleetstream/sinks/shadow/iot"
+)
+
+// sinkFlags are the backend flags of the sink groups.
+type sinkFlags struct {
+	sc      fleet.SinkConfig
+	iotMode string
+}
+
+func addSinkFlags(fs *pflag.FlagSet) *sinkFlags {
+	f := &sinkFlags{sc: fleet.DefaultSinkConfig()}
+	c := &f.sc.Commands
+	fs.StringVar(&c.Kind, "command-backend", c.Kind, "where commands go: mqtt (any broker, AWS IoT Core over TLS) or iot (AWS IoT data plane API)")
+	fs.StringVar(&c.Target.Topic, "command-topic", c.Target.Topic, "topic template of a command (fields of the command: {{.VIN}}, {{.ID}}, …)")
+	fs.StringVar(&c.Target.Payload, "command-payload", c.Target.Payload, "payload template of a command; must render JSON")
+	fs.StringSliceVar(&c.MQTT.Brokers, "mqtt-brokers", c.MQTT.Brokers, "MQTT broker URLs for commands: tcp://host:1883 or tls://host:8883")
+	fs.StringVar(&c.MQTT.ClientID, "mqtt-client-id", c.MQTT.ClientID, "MQTT client id of the command sink (one per worker)")
+	fs.StringVar(&c.MQTT.Username, "mqtt-username", "", "MQTT username")
+	fs.StringVar(&c.MQTT.Password, "mqtt-password", "", "MQTT password")
+	fs.StringVar(&c.MQTT.TLS.CAFile, "mqtt-ca-file", "", "PEM CA bundle for the MQTT broker (AmazonRootCA1.pem for AWS IoT Core)")
+	fs.StringVar(&c.MQTT.TLS.CertFile, "mqtt-cert-file", "", "PEM client certificate for MQTT over TLS")
+	fs.StringVar(&c.MQTT.TLS.KeyFile, "mqtt-key-file", "", "PEM client key for MQTT over TLS")
+	fs.Float64Var(&c.MQTT.Rate, "mqtt-rate", c.MQTT.Rate, "command publishes per second per connection (AWS IoT Core allows 100)")
+	fs.StringVar(&f.iotMode, "iot-mode", string(c.IoT.Mode), "iot backend: publish (Publish QoS 1 to the topic) or shadow (UpdateThingShadow)")
+	fs.StringVar(&c.IoT.Endpoint, "iot-endpoint", "", "AWS IoT data endpoint (default: AWS_ENDPOINT_URL_IOT_DATA_PLANE or the SDK's)")
+	fs.Float64Var(&c.IoT.Rate, "iot-rate", c.IoT.Rate, "AWS IoT data plane calls per second")
+	return f
+}
+
+func (f *sinkFlags) config(dataDir string) (fleet.SinkConfig, error) {
+	sc := f.sc
+	sc.Commands.IoT.Mode = iot.Mode(f.iotMode)
+	return sc, nil
+}
