@@ -114,6 +114,9 @@ func NewWorker(cfg Config) (*Worker, error) {
 	if err := w.addSinks(); err != nil {
 		return nil, err
 	}
+	if err := w.addOps(); err != nil {
+		return nil, err
+	}
 	if cfg.HTTPAddr != "" {
 		if err := w.addHTTP(); err != nil {
 			return nil, err
