@@ -60,6 +60,18 @@ type fakeTable struct {
 	measureTypes     map[string]string
 	ingestedMemory   int
 	ingestedMagnetic int
+	metered          Metering
+}
+
+// Metering is what a table's writes would be billed: Timestream meters a record as 8 bytes of
+// time plus its dimension names and values, measure name, measure names and values (8 bytes
+// for DOUBLE/BIGINT/TIMESTAMP, 1 for BOOLEAN, the UTF-8 length for VARCHAR), charges repeated
+// dimensions of one request once, and bills each request in whole 1 KiB units.
+type Metering struct {
+	Requests   int
+	Records    int
+	Bytes      int64
+	WriteUnits int64
 }
 
 // TableOptions are a table's retention settings.
@@ -306,6 +318,17 @@ func (f *Timestream) Records(db, table string) []StoredRecord {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out
+}
+
+// Metered reports the billing metering of the WriteRecords requests a table accepted records
+// from (rejected records not counted).
+func (f *Timestream) Metered(db, table string) Metering {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d := f.dbs[db]; d != nil && d.tables[table] != nil {
+		return d.tables[table].metered
+	}
+	return Metering{}
 }
 
 // Ingested reports how many records writes put in the memory and the magnetic store
@@ -593,6 +616,27 @@ func (f *Timestream) writeRecords(body []byte, fault *Fault) (any, *apiError) {
 	var rejected []rejectedRecord
 	now := f.now()
 	memory, magnetic := 0, 0
+	var bytes int64
+	accepted := 0
+	seenDims := map[string]bool{}
+	meter := func(s StoredRecord) {
+		accepted++
+		bytes += int64(s.Bytes)
+		for n, v := range s.Dimensions {
+			if seenDims[n+"\x00"+v] {
+				bytes -= int64(len(n) + len(v))
+			}
+			seenDims[n+"\x00"+v] = true
+		}
+	}
+	defer func() {
+		if accepted > 0 {
+			t.metered.Requests++
+			t.metered.Records += accepted
+			t.metered.Bytes += bytes
+			t.metered.WriteUnits += (bytes + 1023) / 1024
+		}
+	}()
 	for i, s := range merged {
 		if forced[i] {
 			reason := fault.Reason
@@ -622,6 +666,7 @@ func (f *Timestream) writeRecords(body []byte, fault *Fault) (any, *apiError) {
 				t.measureTypes[name] = m.Type
 			}
 		}
+		meter(s)
 		if old != nil && s.Version == old.Version {
 			continue // the same record again: accepted, nothing changes
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fleetstream/fleetstream/codecs"
+	"github.com/fleetstream/fleetstream/sinks"
 )
 
 func TestEstimateCostByHand(t *testing.T) {
@@ -81,4 +82,22 @@ func simulatedFleet(vins, seconds int) []codecs.Measurement {
 		}
 	}
 	return ms
+}
+
+// The estimate agrees with what the fake meters for the requests the backend really sends.
+func TestEstimateCostMatchesWhatIsWritten(t *testing.T) {
+	h := newHarness(t, Config{})
+	ms := simulatedFleet(30, 5)
+	shift := base().Sub(ms[0].Time)
+	var batch []sinks.Record
+	for i := range ms {
+		ms[i].Time = ms[i].Time.Add(shift)
+		batch = append(batch, h.measurement(ms[i]))
+	}
+	h.write(h.b, batch)
+	est := EstimateCost(ms, Config{})
+	got := h.fake.Metered(testDB, "telemetry")
+	if got.Requests != est.Requests || got.Records != est.Records || got.Bytes != est.Bytes || got.WriteUnits != est.WriteUnits {
+		t.Errorf("fake metered %+v, estimate %+v", got, est)
+	}
 }
