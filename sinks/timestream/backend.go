@@ -336,7 +336,7 @@ func (b *Backend) plan(batch []sinks.Record, fail func([]int, error)) []*tsRecor
 	var recs []*tsRecord
 	for i, r := range batch {
 		if len(r.Value) == 0 {
-			fail([]int{i}, sinks.Permanent(errors.New("timestream: empty record value")))
+			fail([]int{i}, sinks.Permanent(fmt.Errorf("timestream: %w", invalid(codecs.ReasonInvalidJSON, "empty record value"))))
 			continue
 		}
 		var rec *tsRecord
@@ -345,7 +345,7 @@ func (b *Backend) plan(batch []sinks.Record, fail func([]int, error)) []*tsRecor
 		case b.cfg.TimeseriesTopic:
 			var m codecs.Measurement
 			if err := json.Unmarshal(r.Value, &m); err != nil {
-				fail([]int{i}, sinks.Permanent(fmt.Errorf("timestream: decoding measurement: %w", err)))
+				fail([]int{i}, sinks.Permanent(fmt.Errorf("timestream: %w", invalid(codecs.ReasonInvalidJSON, "measurement: %v", err))))
 				continue
 			}
 			e, err := b.conv.entryOf(&m, r.Offset, dimNames)
@@ -367,16 +367,20 @@ func (b *Backend) plan(batch []sinks.Record, fail func([]int, error)) []*tsRecor
 			continue
 		case b.cfg.AnomaliesTopic:
 			var a codecs.Anomaly
-			if err = json.Unmarshal(r.Value, &a); err == nil {
+			if err = json.Unmarshal(r.Value, &a); err != nil {
+				err = invalid(codecs.ReasonInvalidJSON, "%v", err)
+			} else {
 				rec, err = b.conv.anomalyRecord(&a)
 			}
 		case b.cfg.DTCEventsTopic:
 			var d codecs.DTCEvent
-			if err = json.Unmarshal(r.Value, &d); err == nil {
+			if err = json.Unmarshal(r.Value, &d); err != nil {
+				err = invalid(codecs.ReasonInvalidJSON, "%v", err)
+			} else {
 				rec, err = b.conv.dtcRecord(&d)
 			}
 		default:
-			err = fmt.Errorf("topic %q is not one this backend writes (%s, %s, %s)", r.Topic, b.cfg.TimeseriesTopic, b.cfg.AnomaliesTopic, b.cfg.DTCEventsTopic)
+			err = invalid(codecs.ReasonUnknownShape, "topic %q is not one this backend writes (%s, %s, %s)", r.Topic, b.cfg.TimeseriesTopic, b.cfg.AnomaliesTopic, b.cfg.DTCEventsTopic)
 		}
 		if err != nil {
 			fail([]int{i}, sinks.Permanent(fmt.Errorf("timestream: %s: %w", r.Topic, err)))
@@ -402,7 +406,7 @@ func (b *Backend) plan(batch []sinks.Record, fail func([]int, error)) []*tsRecor
 		b.cache.merge(bk)
 		parts, tooWide := b.conv.bucketRecords(bk)
 		for _, e := range tooWide {
-			fail(bk.inputs[e.signal], sinks.Permanent(fmt.Errorf("timestream: signal %s needs %d bytes, more than a %d byte record holds", e.signal, e.bytes(), MaxRecordBytes)))
+			fail(bk.inputs[e.signal], sinks.Permanent(fmt.Errorf("timestream: %w", invalid(codecs.ReasonTooLarge, "signal %s needs %d bytes, more than a %d byte record holds", e.signal, e.bytes(), MaxRecordBytes))))
 		}
 		recs = append(recs, parts...)
 	}

@@ -436,6 +436,12 @@ func TestUndecodableInputFailsPermanently(t *testing.T) {
 			t.Errorf("input %d: want a permanent failure, got %v", i, f[i])
 		}
 	}
+	for i, reason := range map[int]codecs.Reason{0: codecs.ReasonInvalidJSON, 2: codecs.ReasonUnknownShape, 3: codecs.ReasonBadName, 4: codecs.ReasonWrongType} {
+		var de *codecs.DecodeError
+		if !errors.As(f[i], &de) || de.Reason != reason {
+			t.Errorf("input %d: want dead-letter reason %s, got %v", i, reason, f[i])
+		}
+	}
 	if f[1] != nil || len(h.records("telemetry")) != 1 {
 		t.Errorf("the good input was not written: %v", f[1])
 	}

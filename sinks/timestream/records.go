@@ -1,7 +1,6 @@
 package timestream
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -44,8 +43,11 @@ const (
 	maxVersionMs = 1<<(63-versionShift) - 1 // year 2109
 )
 
-// errNoMeasures marks input that yields nothing to write.
-var errNoMeasures = errors.New("nothing to write")
+// invalid is the error of an input that cannot be written as it is: the delivery core
+// dead-letters it (wrapped with sinks.Permanent) under the codecs reason.
+func invalid(reason codecs.Reason, format string, args ...any) *codecs.DecodeError {
+	return &codecs.DecodeError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}
 
 type measure struct {
 	name  string
@@ -183,30 +185,30 @@ func (c *converter) dimNames() map[string]bool {
 // entryOf converts one measurement. Errors are the measurement's fault (permanent).
 func (c *converter) entryOf(m *codecs.Measurement, seq int64, dimNames map[string]bool) (*entry, error) {
 	if m.VIN == "" {
-		return nil, errors.New("measurement has no vin")
+		return nil, invalid(codecs.ReasonMissingVIN, "measurement has no vin")
 	}
 	if m.Time.IsZero() {
-		return nil, errors.New("measurement has no time")
+		return nil, invalid(codecs.ReasonBadTimestamp, "measurement has no time")
 	}
 	if ms := m.Time.UnixMilli(); ms < 0 || ms > maxVersionMs {
-		return nil, fmt.Errorf("measurement time %s is outside what Timestream stores", m.Time.UTC().Format(time.RFC3339))
+		return nil, invalid(codecs.ReasonBadTimestamp, "measurement time %s is outside what Timestream stores", m.Time.UTC().Format(time.RFC3339))
 	}
 	if len(m.VIN) > 2048 || len(m.TripID) > 2048 {
-		return nil, errors.New("vin or trip_id longer than 2048 bytes")
+		return nil, invalid(codecs.ReasonTooLarge, "vin or trip_id longer than 2048 bytes")
 	}
 	if err := checkMeasureName(m.Name, dimNames); err != nil {
-		return nil, fmt.Errorf("signal name %q: %w", m.Name, err)
+		return nil, invalid(codecs.ReasonBadName, "signal name %q %v", m.Name, err)
 	}
 	e := &entry{signal: m.Name, time: m.Time, seq: seq}
 	v := m.Value
 	switch v.Kind {
 	case codecs.KindNumber:
 		if math.IsNaN(v.Num) || math.IsInf(v.Num, 0) {
-			return nil, fmt.Errorf("signal %s: %v is not a finite number", m.Name, v.Num)
+			return nil, invalid(codecs.ReasonWrongType, "signal %s: %v is not a finite number", m.Name, v.Num)
 		}
 		if c.bigint[m.Name] {
 			if v.Num != math.Trunc(v.Num) || v.Num < -9.2e18 || v.Num > 9.2e18 {
-				return nil, fmt.Errorf("signal %s is BIGINT but %v is not an integer", m.Name, v.Num)
+				return nil, invalid(codecs.ReasonWrongType, "signal %s is BIGINT but %v is not an integer", m.Name, v.Num)
 			}
 			e.measures = []measure{{m.Name, typeBigint, strconv.FormatInt(int64(v.Num), 10)}}
 		} else {
@@ -216,22 +218,22 @@ func (c *converter) entryOf(m *codecs.Measurement, seq int64, dimNames map[strin
 		e.measures = []measure{{m.Name, typeBoolean, strconv.FormatBool(v.Bool)}}
 	case codecs.KindString:
 		if v.Str == "" {
-			return nil, fmt.Errorf("signal %s: empty string (Timestream stores no empty VARCHAR)", m.Name)
+			return nil, invalid(codecs.ReasonWrongType, "signal %s: empty string (Timestream stores no empty VARCHAR)", m.Name)
 		}
 		if len(v.Str) > 2048 {
-			return nil, fmt.Errorf("signal %s: string of %d bytes, Timestream's limit is 2048", m.Name, len(v.Str))
+			return nil, invalid(codecs.ReasonTooLarge, "signal %s: string of %d bytes, Timestream's limit is 2048", m.Name, len(v.Str))
 		}
 		e.measures = []measure{{m.Name, typeVarchar, v.Str}}
 	case codecs.KindLocation:
 		lat, lon := m.Name+"_latitude", m.Name+"_longitude"
 		for _, n := range []string{lat, lon} {
 			if err := checkMeasureName(n, dimNames); err != nil {
-				return nil, fmt.Errorf("measure %q: %w", n, err)
+				return nil, invalid(codecs.ReasonBadName, "measure %q %v", n, err)
 			}
 		}
 		e.measures = []measure{{lat, typeDouble, formatDouble(v.Lat)}, {lon, typeDouble, formatDouble(v.Lon)}}
 	default:
-		return nil, fmt.Errorf("signal %s has no value: %w", m.Name, errNoMeasures)
+		return nil, invalid(codecs.ReasonWrongType, "signal %s has no value", m.Name)
 	}
 	return e, nil
 }
@@ -350,14 +352,14 @@ func recordBytes(r *tsRecord) int {
 // anomalyRecord is an anomaly's record in the events table.
 func (c *converter) anomalyRecord(a *codecs.Anomaly) (*tsRecord, error) {
 	if a.VIN == "" || a.Rule == "" || a.Time.IsZero() {
-		return nil, errors.New("anomaly needs vin, rule and time")
+		return nil, invalid(codecs.ReasonUnknownShape, "anomaly needs vin, rule and time")
 	}
 	ms := a.Time.UnixMilli()
 	if ms < 0 || ms > maxVersionMs {
-		return nil, fmt.Errorf("anomaly time %s is outside what Timestream stores", a.Time.UTC().Format(time.RFC3339))
+		return nil, invalid(codecs.ReasonBadTimestamp, "anomaly time %s is outside what Timestream stores", a.Time.UTC().Format(time.RFC3339))
 	}
 	if math.IsNaN(a.Value) || math.IsInf(a.Value, 0) || math.IsNaN(a.Threshold) || math.IsInf(a.Threshold, 0) {
-		return nil, errors.New("anomaly value or threshold is not a finite number")
+		return nil, invalid(codecs.ReasonWrongType, "anomaly value or threshold is not a finite number")
 	}
 	ds := []dim{{dimVIN, a.VIN}}
 	if a.TripID != "" {
@@ -390,11 +392,11 @@ func (c *converter) anomalyRecord(a *codecs.Anomaly) (*tsRecord, error) {
 // dtcRecord is a DTC event's record in the events table.
 func (c *converter) dtcRecord(d *codecs.DTCEvent) (*tsRecord, error) {
 	if d.VIN == "" || d.Code == "" || d.Time.IsZero() {
-		return nil, errors.New("DTC event needs vin, code and time")
+		return nil, invalid(codecs.ReasonUnknownShape, "DTC event needs vin, code and time")
 	}
 	ms := d.Time.UnixMilli()
 	if ms < 0 || ms > maxVersionMs {
-		return nil, fmt.Errorf("DTC event time %s is outside what Timestream stores", d.Time.UTC().Format(time.RFC3339))
+		return nil, invalid(codecs.ReasonBadTimestamp, "DTC event time %s is outside what Timestream stores", d.Time.UTC().Format(time.RFC3339))
 	}
 	ds := []dim{{dimVIN, d.VIN}}
 	if d.TripID != "" {
@@ -429,18 +431,18 @@ func (c *converter) dtcRecord(d *codecs.DTCEvent) (*tsRecord, error) {
 func (c *converter) eventRecord(ds []dim, name string, ms, version int64, measures []measure) (*tsRecord, error) {
 	for _, d := range ds {
 		if len(d.value) > 2048 {
-			return nil, fmt.Errorf("dimension %s longer than 2048 bytes", d.name)
+			return nil, invalid(codecs.ReasonTooLarge, "dimension %s longer than 2048 bytes", d.name)
 		}
 	}
 	for _, m := range measures {
 		if m.typ == typeVarchar && len(m.value) > 2048 {
-			return nil, fmt.Errorf("%s: string of %d bytes, Timestream's limit is 2048", m.name, len(m.value))
+			return nil, invalid(codecs.ReasonTooLarge, "%s: string of %d bytes, Timestream's limit is 2048", m.name, len(m.value))
 		}
 	}
 	r := &tsRecord{table: c.cfg.EventsTable, dims: ds, measureName: name, timeMs: ms, version: version, measures: measures}
 	r.bytes = recordBytes(r)
 	if r.bytes > MaxRecordBytes {
-		return nil, fmt.Errorf("%s record of %d bytes exceeds Timestream's %d", name, r.bytes, MaxRecordBytes)
+		return nil, invalid(codecs.ReasonTooLarge, "%s record of %d bytes exceeds Timestream's %d", name, r.bytes, MaxRecordBytes)
 	}
 	return r, nil
 }
