@@ -15,8 +15,9 @@ import (
 // one partitioner and one storage location.
 type Builder struct {
 	Kafka Kafka
-	// StorageDir holds goka's local table storage (LevelDB); empty keeps tables in memory, which
-	// then recover from Kafka on every start.
+	// StorageDir holds goka's local table storage (LevelDB): StorageDir/processors/<group>/
+	// <table>.<partition> for a group's own and joined tables, StorageDir/views/<table>.<partition>
+	// for views. Empty keeps tables in memory, which then recover from Kafka on every start.
 	StorageDir string
 	// Replication of the table topics goka creates.
 	Replication int
@@ -72,7 +73,10 @@ func (b Builder) Processor(graph *goka.GroupGraph, opts ...goka.ProcessorOption)
 		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(configs[1])),
 		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(configs[2], b.topicManagerConfig())),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(configs[3])),
-		goka.WithStorageBuilder(b.storage("processors")),
+		// Per group: a group's joined tables are local copies too, and two groups of one process
+		// must not open the same LevelDB (vehicle-state keeps vehicle-state-table, dtc-monitor
+		// joins it).
+		goka.WithStorageBuilder(b.storage(filepath.Join("processors", group))),
 		goka.WithHasher(b.Kafka.partitioner().Hasher()),
 		goka.WithClientID(b.clientID(group)),
 		goka.WithLogger(newGokaLogger(b.logger().With("group", group))),
