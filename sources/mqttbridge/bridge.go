@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/fleetstream/fleetstream/codecs"
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/fleetstream/fleetstream/codecs"
 )
 
 // mqttQoS is the QoS of the subscriptions: at least once.

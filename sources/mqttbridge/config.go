@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/fleetstream/fleetstream/codecs"
 	"github.com/fleetstream/fleetstream/topology"
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/fleetstream/fleetstream/codecs"
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/fleetstream/fleetstream/codecs"
 )
 
 // pending is one MQTT message between its arrival and its acknowledgement to the broker.
