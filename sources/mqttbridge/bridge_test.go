@@ -216,15 +216,29 @@ func TestBridgeRoutesKeysAndDeadLetters(t *testing.T) {
 			}
 			got[w]--
 		}
-		produced := counter(t, reg, "fleetstream_bridge_messages_total", map[string]string{"result": ResultProduced})
-		dead := counter(t, reg, "fleetstream_bridge_messages_total", map[string]string{"result": ResultDeadLettered})
-		if produced != float64(len(want)-4) || dead != 4 {
-			t.Errorf("metrics: %v produced, %v dead-lettered; want %d and 4", produced, dead, len(want)-4)
-		}
-		if n := counter(t, reg, "fleetstream_bridge_latency_seconds", nil); n != float64(len(want)) {
-			t.Errorf("latency histogram holds %v samples, want %d", n, len(want))
-		}
+		// Records can be visible in Kafka a moment before the bridge has read the acknowledgement.
+		waitMetric(t, reg, "fleetstream_bridge_latency_seconds", nil, float64(len(want)))
+		waitMetric(t, reg, "fleetstream_bridge_messages_total", map[string]string{"result": ResultProduced}, float64(len(want)-4))
+		waitMetric(t, reg, "fleetstream_bridge_messages_total", map[string]string{"result": ResultDeadLettered}, 4)
+		waitMetric(t, reg, "fleetstream_bridge_inflight_messages", nil, 0)
 	})
+}
+
+// waitMetric waits until a metric reaches want, failing after a few seconds.
+func waitMetric(t *testing.T, reg prometheus.Gatherer, name string, labels map[string]string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := counter(t, reg, name, labels)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s%v = %v, want %v", name, labels, got, want)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // TestBridgeRejectedByKafka: a route to a topic Kafka does not have ends as a kafka_rejected
