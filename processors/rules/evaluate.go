@@ -123,26 +123,36 @@ func ZScore(stat codecs.RollingStat, value float64, minSamples int64) (z float64
 	}
 	diff := math.Abs(value - stat.Mean)
 	sd := math.Sqrt(stat.Var)
-	if sd == 0 || math.IsNaN(sd) {
-		return 0, diff == 0
+	if sd == 0 || !finite(sd) || !finite(stat.Mean) {
+		return 0, diff == 0 && finite(stat.Mean)
 	}
-	return diff / sd, true
+	z = diff / sd
+	return z, finite(z)
 }
 
 // UpdateStat folds x into stat: an exponentially weighted mean and variance where alpha is the
 // weight of x (Finch, "Incremental calculation of weighted mean and variance", 2009). The first
-// value sets the mean.
+// value sets the mean. A value that would overflow the statistics (|x| near math.MaxFloat64) is
+// left out: the state is JSON, which has no infinities, and an unencodable state would stop the
+// processor.
 func UpdateStat(stat codecs.RollingStat, x, alpha float64) codecs.RollingStat {
+	if !finite(x) {
+		return stat
+	}
 	if stat.N == 0 {
 		return codecs.RollingStat{N: 1, Mean: x}
 	}
 	diff := x - stat.Mean
 	incr := alpha * diff
-	return codecs.RollingStat{
+	next := codecs.RollingStat{
 		N:    stat.N + 1,
 		Mean: stat.Mean + incr,
 		Var:  (1 - alpha) * (stat.Var + diff*incr),
 	}
+	if !finite(next.Mean) || !finite(next.Var) {
+		return stat
+	}
+	return next
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -259,3 +259,26 @@ func TestUpdateStat(t *testing.T) {
 		t.Errorf("constant signal: mean %v var %v", c.Mean, c.Var)
 	}
 }
+
+// TestExtremeValues checks that values near the float64 limits neither overflow the statistics
+// (JSON cannot hold an infinity, and the state must stay encodable) nor yield an infinite z-score.
+func TestExtremeValues(t *testing.T) {
+	st := UpdateStat(codecs.RollingStat{}, -1e308, 0.05)
+	st = UpdateStat(st, 1e308, 0.05)
+	if st.N != 1 || st.Mean != -1e308 || st.Var != 0 {
+		t.Errorf("overflowing update changed the statistics: %+v", st)
+	}
+	if got := UpdateStat(st, math.Inf(1), 0.05); got != st {
+		t.Errorf("infinite value changed the statistics: %+v", got)
+	}
+	if z, ok := ZScore(codecs.RollingStat{N: 50, Mean: -1e308, Var: 1e-300}, 1e308, 30); ok {
+		t.Errorf("ZScore = %v, ok; want no verdict for an infinite score", z)
+	}
+	set := Default()
+	state := &codecs.VehicleState{Stats: map[string]codecs.RollingStat{"vehicle_speed": {N: 50, Mean: -1e308, Var: 1e-300}}}
+	for _, tr := range set.Evaluate(state, "vehicle_speed", 1e308) {
+		if !finite(tr.Value) {
+			t.Errorf("transition with a non-finite value: %+v", tr)
+		}
+	}
+}

@@ -244,3 +244,22 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestExtremeValues sends readings near the float64 limits: the state must stay encodable
+// (JSON has no infinities), or goka would stop the processor on the next table write.
+func TestExtremeValues(t *testing.T) {
+	h := start(t, DefaultConfig())
+	base := processortest.Payload(t, "telemetry-vehicle-speed.json")
+	for i, v := range []float64{1e308, -1e308, 1e308, -1.7e308} {
+		ts := "2021-03-06 08:13:0" + string(rune('5'+i))
+		h.tt.Consume("telemetry", vin, processortest.Set(t, base, "value", v, "timestamp", ts))
+	}
+	h.tt.Consume("telemetry", vin, processortest.Set(t, base, "value", 50, "timestamp", "2021-03-06 08:14:00"))
+	s := h.state(t, vin)
+	if s.Signals["vehicle_speed"].Value.Num != 50 || s.Messages != 5 {
+		t.Errorf("state after extreme values %+v", s.Signals["vehicle_speed"])
+	}
+	if dl := processortest.Drain(h.deads); len(dl) != 0 {
+		t.Errorf("dead letters %+v", dl)
+	}
+}

@@ -5,6 +5,7 @@ package processortest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,8 +29,9 @@ func Payload(t testing.TB, name string) []byte {
 	return b
 }
 
-// Start builds the processors of graphs on tt, runs them until the test ends and fails the
-// test if one of them stops with an error.
+// Start builds the processors of graphs on tt and runs them until the test ends. A processor
+// that stops with an error while the test runs (a callback panicked, a codec failed) crashes the
+// test binary with the cause, since goka's tester would otherwise wait for it forever.
 func Start(t testing.TB, tt *tester.Tester, graphs ...*goka.GroupGraph) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -40,7 +42,15 @@ func Start(t testing.TB, tt *tester.Tester, graphs ...*goka.GroupGraph) {
 			cancel()
 			t.Fatalf("processor %s: %v", g.Group(), err)
 		}
-		go func() { done <- proc.Run(ctx) }()
+		go func() {
+			err := proc.Run(ctx)
+			if err != nil && ctx.Err() == nil {
+				// goka's tester waits forever for a processor that stopped; crash the test
+				// binary with the cause instead of hanging until the test timeout.
+				panic(fmt.Sprintf("processor %s stopped: %v", g.Group(), err))
+			}
+			done <- err
+		}()
 	}
 	t.Cleanup(func() {
 		cancel()
