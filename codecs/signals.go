@@ -94,7 +94,14 @@ func CanonicalSignal(name string) (canonical string, ok bool) {
 			return "", false
 		}
 	}
-	return b.String(), true
+	canonical = b.String()
+	if c, found := signalAliases[canonical]; found {
+		return c, true // "Speed" is the "speed" alias, not an unknown signal
+	}
+	if len(canonical) > maxNameLen {
+		return "", false // snake_case grew the name past the bound
+	}
+	return canonical, true
 }
 
 // SignalKind returns the kind a known signal must carry; ok is false for signals fleetstream

@@ -63,7 +63,7 @@ type tripWire struct {
 }
 
 // DecodeTrip decodes a trip aggregate. It never panics; a message it cannot accept yields a
-// *DecodeError. A missing start_time is taken from the aggregate's own time.
+// *DecodeError. A missing or null start_time is taken from the aggregate's own time.
 func DecodeTrip(b []byte) (TripAggregate, error) {
 	if len(b) > MaxMessageBytes {
 		return TripAggregate{}, decodeErr(ReasonTooLarge, "%d bytes, limit %d", len(b), MaxMessageBytes)
@@ -83,7 +83,7 @@ func DecodeTrip(b []byte) (TripAggregate, error) {
 		return TripAggregate{}, decodeErr(ReasonBadTimestamp, "timestamp %s", truncate(w.Timestamp, 40))
 	}
 	start := ts
-	if len(w.StartTime) > 0 {
+	if len(w.StartTime) > 0 && string(w.StartTime) != "null" {
 		if start, err = ParseTime(w.StartTime); err != nil {
 			return TripAggregate{}, decodeErr(ReasonBadTimestamp, "start_time %s", truncate(w.StartTime, 40))
 		}

@@ -74,7 +74,7 @@ func (v Value) String() string {
 func (v Value) MarshalJSON() ([]byte, error) {
 	switch v.Kind {
 	case KindNumber:
-		if math.IsNaN(v.Num) || math.IsInf(v.Num, 0) {
+		if !finite(v.Num) {
 			return []byte("null"), nil
 		}
 		return strconv.AppendFloat(nil, v.Num, 'g', -1, 64), nil
@@ -83,6 +83,9 @@ func (v Value) MarshalJSON() ([]byte, error) {
 	case KindBool:
 		return strconv.AppendBool(nil, v.Bool), nil
 	case KindLocation:
+		if !finite(v.Lat) || !finite(v.Lon) {
+			return []byte("null"), nil // as for a number: JSON has no NaN or infinity
+		}
 		b := append([]byte(`{"latitude":`), strconv.FormatFloat(v.Lat, 'g', -1, 64)...)
 		b = append(b, `,"longitude":`...)
 		b = strconv.AppendFloat(b, v.Lon, 'g', -1, 64)
@@ -111,12 +114,21 @@ func parseValue(b []byte) (Value, error) {
 	case 'n':
 		return Value{}, nil
 	case 't', 'f':
+		switch string(b) {
+		case "true":
+			return Bool(true), nil
+		case "false":
+			return Bool(false), nil
+		}
 		var x bool
 		if err := json.Unmarshal(b, &x); err != nil {
 			return Value{}, err
 		}
 		return Bool(x), nil
 	case '"':
+		if s, ok := plainString(b); ok {
+			return String(s), nil
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return Value{}, err
@@ -143,6 +155,8 @@ func parseValue(b []byte) (Value, error) {
 	}
 	return Number(f), nil
 }
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 func truncate(b []byte, n int) string {
 	if len(b) > n {
