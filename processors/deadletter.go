@@ -30,8 +30,9 @@ func CheckKey(key, vin string) error {
 	return nil
 }
 
-// RawValue returns the bytes of a message consumed with codecs.Raw. A nil message (a tombstone)
-// is empty bytes, which the decoders reject as invalid JSON.
+// RawValue returns the bytes of a message consumed with codecs.Raw. A nil message (a tombstone,
+// which reaches callbacks only when the processor runs with goka.NilProcess or NilDecode rather
+// than goka's default NilIgnore) is empty bytes, which the decoders reject as invalid JSON.
 func RawValue(msg any) ([]byte, error) {
 	switch v := msg.(type) {
 	case nil:

@@ -67,6 +67,9 @@ func TestProcessor(t *testing.T) {
 		{name: "wrong value type", key: vin, value: processortest.Set(t, base, "vehicle_speed_mean", "fast"), want: first, deadLetter: codecs.ReasonInvalidJSON},
 		{name: "bad timestamp", key: vin, value: processortest.Set(t, base, "timestamp", "yesterday"), want: first, deadLetter: codecs.ReasonBadTimestamp},
 		{name: "key mismatch", key: "OTHERVIN000000000", value: at("2021-03-06 08:30:00"), want: first, deadLetter: codecs.ReasonKeyMismatch},
+		{name: "no key", key: "", value: at("2021-03-06 08:30:00"), want: first, deadLetter: codecs.ReasonKeyMismatch},
+		// goka drops nil values before the callback by default (NilIgnore); nothing to dead-letter.
+		{name: "tombstone", key: vin, value: nil, want: first},
 		{name: "newer aggregate", key: vin, value: at("2021-03-06 08:14:34.981", "vehicle_speed_mean", 70), want: later},
 		{name: "trip end", key: vin, value: at("2021-03-06 08:20:00", "vehicle_speed_mean", 71, "end_time", "2021-03-06 08:20:00.000000000"), want: ended},
 		{name: "late aggregate of ended trip", key: vin, value: at("2021-03-06 08:19:00", "vehicle_speed_mean", 1), want: ended},
