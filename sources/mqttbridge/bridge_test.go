@@ -281,7 +281,7 @@ func TestBridgeBackpressure(t *testing.T) {
 	// A slow Kafka: every produce request waits, then is handled as usual (not handled here, so
 	// the control function stays for the next one).
 	k.Cluster.ControlKey(kmsg.Produce.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 		return nil, nil, false
 	})
 	cfg := bridgeConfig(url, k, "bridge-slow")
@@ -289,7 +289,7 @@ func TestBridgeBackpressure(t *testing.T) {
 	b, _ := runBridge(t, cfg)
 
 	c := mqttClient(t, url, "fast-vehicle")
-	const n = 300
+	const n = 150
 	var toks []paho.Token
 	for i := 0; i < n; i++ {
 		toks = append(toks, c.Publish(fmt.Sprintf("connectedcar/telemetry/VIN%d", i%5), 1, false, fmt.Appendf(nil, `{"i":%d}`, i)))
