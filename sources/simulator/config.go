@@ -76,7 +76,8 @@ type Config struct {
 	// paced mode, the same readings.
 	Seed int64
 	// Interval is the time between two telemetry ticks of one vehicle (default 2s). In rate
-	// mode (Rate > 0) it only bounds the step of a tick.
+	// mode (Rate > 0) the token bucket paces the ticks instead; Interval still sets the pause
+	// between two trips (one to five intervals).
 	Interval time.Duration
 	// DTCEvery is the mean time between two trouble codes of one vehicle while it drives; 0
 	// sends none. Each code is sent at most once per trip.
