@@ -21,10 +21,6 @@ const Group goka.Group = "command-sink"
 // Table is the group table, "command-sink-table": a Delivered per VIN.
 var Table = goka.GroupTable(Group)
 
-// ReasonUndeliverable is the dead-letter reason of a command the backend refused for good
-// (a permanent error without a reason of its own).
-const ReasonUndeliverable codecs.Reason = "undeliverable"
-
 // Delivered is the group's state per VIN: the newest commands published to the vehicle, by id.
 type Delivered struct {
 	VIN string `json:"vin"`
@@ -142,6 +138,9 @@ func (s *sink) deliver(ctx context.Context, rec sinks.Record) error {
 		}
 		s.cfg.Metrics.retry(s.backendName())
 		wait := backoff/2 + rand.N(backoff/2+1)
+		if d, ok := sinks.RetryAfter(err); ok && d > wait {
+			wait = min(d, s.cfg.Retry.Max) // the destination asked for a longer wait
+		}
 		s.cfg.Logger.Warn("command publish failed; retrying", "backend", s.backendName(), "key", string(rec.Key),
 			"offset", rec.Offset, "attempt", attempt, "retry_in", wait, "err", err)
 		t := time.NewTimer(wait)
@@ -171,12 +170,12 @@ func (s *sink) attempt(ctx context.Context, rec sinks.Record) error {
 }
 
 // deadLetter emits the record with the reason of err: that of a *codecs.DecodeError in its
-// chain, else ReasonUndeliverable.
+// chain, else sinks.ReasonRejected, as the delivery core gives it.
 func (s *sink) deadLetter(ctx goka.Context, raw []byte, err error) {
-	reason, detail := ReasonUndeliverable, err.Error()
+	reason, detail := sinks.DeadLetterReason(err), err.Error()
 	var de *codecs.DecodeError
 	if errors.As(err, &de) {
-		reason, detail = de.Reason, de.Detail
+		detail = de.Detail
 	}
 	ts := ctx.Timestamp()
 	if ts.IsZero() {

@@ -301,7 +301,7 @@ func TestPermanentFailureIsDeadLetteredWithTheReason(t *testing.T) {
 	h.consume(t, c2.VIN, encode(t, c2))
 
 	dl := h.deadLetters()
-	if len(dl) != 2 || dl[0].Reason != shadow.ReasonUndeliverable || dl[1].Reason != target.ReasonUnsupportedAction {
+	if len(dl) != 2 || dl[0].Reason != sinks.ReasonRejected || dl[1].Reason != target.ReasonUnsupportedAction {
 		t.Fatalf("dead letters %+v", dl)
 	}
 	if dl[0].Detail == "" || string(dl[0].Value) != string(encode(t, c1)) {

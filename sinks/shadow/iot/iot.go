@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/fleetstream/fleetstream/sinks"
 	"github.com/fleetstream/fleetstream/sinks/shadow/target"
@@ -178,6 +181,7 @@ func (b *Backend) Close(context.Context) error { return nil }
 
 // classify sorts a data plane error into retryable or permanent (sinks.Permanent):
 //
+//   - a Retry-After header (seconds) becomes sinks.WithRetryAfter, so the wait is honoured;
 //   - throttling (ThrottlingException, HTTP 429), 5xx (InternalFailureException,
 //     ServiceUnavailableException), timeouts and network errors are retried;
 //   - UnauthorizedException and ForbiddenException (401, 403) are retried too: they come from
@@ -187,6 +191,12 @@ func (b *Backend) Close(context.Context) error { return nil }
 //     ResourceNotFoundException, ConflictException, ...) is permanent: the same request would
 //     get the same answer.
 func classify(err error) error {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		if secs, perr := strconv.Atoi(re.Response.Header.Get("Retry-After")); perr == nil && secs > 0 {
+			err = sinks.WithRetryAfter(err, time.Duration(secs)*time.Second)
+		}
+	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		switch api.ErrorCode() {

@@ -27,8 +27,9 @@ type request struct {
 
 // reply is one scripted answer; the zero value is 200 with an empty JSON body.
 type reply struct {
-	status    int
-	errorType string
+	status     int
+	errorType  string
+	retryAfter string
 }
 
 // dataPlane speaks the AWS IoT data plane REST protocol: POST /topics/{topic}?qos=1 and
@@ -37,6 +38,24 @@ type dataPlane struct {
 	mu      sync.Mutex
 	reqs    []request
 	replies []reply
+	// accepted holds the bodies answered 200, in order.
+	accepted [][]byte
+	// Faults of the conformance suite: throttle the next failNext calls, hang the next
+	// hangNext until the client gives up, refuse the things in rejected.
+	failNext, hangNext int
+	rejected           map[string]bool
+}
+
+// thing is the thing a request is for: the topic's second level or the shadow's thing.
+func thing(path string) string {
+	parts := strings.Split(path, "/")
+	switch {
+	case len(parts) > 4 && parts[1] == "topics":
+		return parts[4] // /topics/$aws/things/{thing}/shadow/update
+	case len(parts) > 2 && parts[1] == "things":
+		return parts[2]
+	}
+	return ""
 }
 
 func (d *dataPlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -47,13 +66,33 @@ func (d *dataPlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Auth: r.Header.Get("Authorization"), Body: string(body),
 	})
 	var rep reply
-	if len(d.replies) > 0 {
+	hang := false
+	switch {
+	case d.hangNext > 0:
+		d.hangNext--
+		hang = true
+	case d.failNext > 0:
+		d.failNext--
+		rep = reply{status: http.StatusTooManyRequests, errorType: "ThrottlingException"}
+	case d.rejected[thing(r.URL.Path)]:
+		rep = reply{status: http.StatusBadRequest, errorType: "InvalidRequestException"}
+	case len(d.replies) > 0:
 		rep, d.replies = d.replies[0], d.replies[1:]
 	}
+	if !hang && (rep.status == 0 || rep.status == http.StatusOK) {
+		d.accepted = append(d.accepted, body)
+	}
 	d.mu.Unlock()
+	if hang {
+		<-r.Context().Done()
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if rep.status != 0 && rep.status != http.StatusOK {
 		w.Header().Set("X-Amzn-ErrorType", rep.errorType)
+		if rep.retryAfter != "" {
+			w.Header().Set("Retry-After", rep.retryAfter)
+		}
 		w.WriteHeader(rep.status)
 		_, _ = w.Write([]byte(`{"message":"injected ` + rep.errorType + `"}`))
 		return
@@ -255,6 +294,15 @@ func TestInjectedThrottlingThenSuccess(t *testing.T) {
 	}
 	if reqs[2].Body != payload(c1) || reqs[3].Body != payload(c2) {
 		t.Fatalf("delivered out of order: %s, %s", reqs[2].Body, reqs[3].Body)
+	}
+}
+
+func TestRetryAfterIsPassedOn(t *testing.T) {
+	b, dp := setup(t, iot.DefaultConfig())
+	dp.script(reply{status: 503, errorType: "ServiceUnavailableException", retryAfter: "2"})
+	err := b.WriteBatch(context.Background(), []sinks.Record{record(t, command("VIN00000000000001"))})
+	if d, ok := sinks.RetryAfter(err); !ok || d != 2*time.Second || !sinks.Retryable(err) {
+		t.Fatalf("WriteBatch = %v: RetryAfter %s %v, want a retryable error asking for 2s", err, d, ok)
 	}
 }
 

@@ -210,6 +210,22 @@ func (s *Subscriber) Messages() []Message {
 	return append([]Message(nil), s.msgs...)
 }
 
+// Settle returns the messages once none has arrived for quiet (at most 10 s): QoS 1 says the
+// broker has a message, not that it reached the subscriber yet.
+func (s *Subscriber) Settle(quiet time.Duration) []Message {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-s.more:
+			if time.Now().Before(deadline) {
+				continue
+			}
+		case <-time.After(quiet):
+		}
+		return s.Messages()
+	}
+}
+
 // WaitFor waits until at least n messages arrived, failing the test after timeout.
 func (s *Subscriber) WaitFor(t testing.TB, n int, timeout time.Duration) []Message {
 	t.Helper()
