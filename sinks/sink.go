@@ -29,6 +29,13 @@ type Backend interface {
 	// WriteBatch writes records in order. nil means all are written. A *BatchError says which
 	// records failed and whether each may be retried; any other error applies to the whole
 	// batch and is retried if Retryable(err) says so.
+	//
+	// The delivery core (Worker) hands over batches of one topic partition each, and calls
+	// WriteBatch from up to Config.MaxInFlight goroutines at once for different partitions: a
+	// backend that cannot write concurrently serialises internally. It retries only the failed
+	// records of a batch, so a backend that must keep a partition's order fails every record
+	// after its first retryable failure too. A failure may say how long to wait before the
+	// next attempt with WithRetryAfter. ctx carries the write deadline (Config.WriteTimeout).
 	WriteBatch(ctx context.Context, batch []Record) error
 	// Close releases connections, flushing what the backend holds.
 	Close(ctx context.Context) error

@@ -493,6 +493,7 @@ func (w *Worker) deadLetter(ctx context.Context, dead []failedRecord, log *slog.
 		}
 		var pe sarama.ProducerErrors
 		if errors.As(err, &pe) && len(pe) > 0 {
+			err = fmt.Errorf("%w: first: %w", err, pe[0].Err)
 			var again []*sarama.ProducerMessage
 			for _, e := range pe {
 				if i, ok := index[e.Msg]; ok {

@@ -21,6 +21,8 @@ import (
 // to produce records and read offsets and dead letters back.
 type Kafka struct {
 	Brokers []string
+	// Cluster is the broker, for tests that inject protocol-level faults (Cluster.ControlKey).
+	Cluster *kfake.Cluster
 	client  *kgo.Client
 	adm     *kadm.Client
 }
@@ -39,7 +41,7 @@ func StartKafka(t testing.TB, partitions int32, topics ...string) *Kafka {
 		t.Fatalf("kgo client: %v", err)
 	}
 	t.Cleanup(cl.Close)
-	return &Kafka{Brokers: c.ListenAddrs(), client: cl, adm: kadm.NewClient(cl)}
+	return &Kafka{Brokers: c.ListenAddrs(), Cluster: c, client: cl, adm: kadm.NewClient(cl)}
 }
 
 // Config is the topology configuration of the cluster.

@@ -16,10 +16,11 @@ import (
 type Memory struct {
 	Faults
 
-	mu      sync.Mutex
-	order   []recordID
-	records map[recordID]sinks.Record
-	writes  int
+	mu       sync.Mutex
+	order    []recordID
+	records  map[recordID]sinks.Record
+	writes   int
+	rewrites int
 }
 
 type recordID struct {
@@ -66,6 +67,13 @@ func (m *Memory) Writes() int {
 	return m.writes
 }
 
+// Rewrites counts the records written again (redelivered) after they were first written.
+func (m *Memory) Rewrites() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rewrites
+}
+
 type memoryBackend struct{ m *Memory }
 
 func (b *memoryBackend) Name() string                  { return "memory" }
@@ -89,7 +97,9 @@ func (b *memoryBackend) WriteBatch(ctx context.Context, batch []sinks.Record) er
 			continue
 		}
 		id := recordID{r.Topic, r.Partition, r.Offset}
-		if _, ok := m.records[id]; !ok {
+		if _, ok := m.records[id]; ok {
+			m.rewrites++
+		} else {
 			m.order = append(m.order, id)
 		}
 		r.Key, r.Value = append([]byte(nil), r.Key...), append([]byte(nil), r.Value...)

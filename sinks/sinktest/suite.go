@@ -297,10 +297,10 @@ func (b *countingBackend) WriteBatch(ctx context.Context, batch []sinks.Record) 
 // never returns, as if the process died before it could commit; later writes hang too.
 type dyingBackend struct {
 	sinks.Backend
-	after  int
-	n      atomic.Int32
-	once   sync.Once
-	dead   chan struct{}
+	after int
+	n     atomic.Int32
+	once  sync.Once
+	dead  chan struct{}
 }
 
 func (b *dyingBackend) WriteBatch(ctx context.Context, batch []sinks.Record) error {
