@@ -83,27 +83,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 			return nil, fmt.Errorf("rules: %w", err)
 		}
 	}
-	t := cfg.Topics
-	graphs := map[string]func() *goka.GroupGraph{
-		GroupTripState: func() *goka.GroupGraph {
-			return tripstate.Define(tripstate.Config{Trips: goka.Stream(t.Trips), DeadLetters: goka.Stream(t.DeadLetters), Metrics: w.metrics})
-		},
-		GroupVehicleState: func() *goka.GroupGraph {
-			c := vehiclestate.DefaultConfig()
-			c.Telemetry, c.Anomalies, c.Timeseries, c.DeadLetters = goka.Stream(t.Telemetry), goka.Stream(t.Anomalies), goka.Stream(t.Timeseries), goka.Stream(t.DeadLetters)
-			c.Rules, c.Metrics = ruleSet, w.metrics
-			return vehiclestate.Define(c)
-		},
-		GroupDTCMonitor: func() *goka.GroupGraph {
-			c := dtcmonitor.DefaultConfig()
-			c.Diagnostics, c.DTCEvents, c.Commands, c.DeadLetters = goka.Stream(t.Diagnostics), goka.Stream(t.DTCEvents), goka.Stream(t.Commands), goka.Stream(t.DeadLetters)
-			if cfg.StopCodes != nil {
-				c.StopCodes = cfg.StopCodes
-			}
-			c.Metrics = w.metrics
-			return dtcmonitor.Define(c)
-		},
-	}
+	graphs := defineGroups(cfg, ruleSet, w.metrics)
 	for _, g := range cfg.Groups {
 		define, ok := graphs[g]
 		if !ok {
