@@ -29,6 +29,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newDevCmd(stdout, stderr, lf),
 		newRunCmd(stderr, lf),
 		newTopicsCmd(stdout, stderr, lf),
+		newReplayCmd(stdout, stderr, lf),
+		newTopologyCmd(stdout, stderr, lf),
 	)
 	return root
 }
