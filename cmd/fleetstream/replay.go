@@ -44,10 +44,12 @@ records. Without --execute it only prints the plan per partition: the committed 
 and how many records are reprocessed. With --execute it applies the plan, which the broker accepts
 only while the group has no active members: stop the group's workers first.
 
-Resetting offsets alone applies state twice (a vehicle's message counter counts every replayed
-signal again). --reset-state also rewinds what the group derived: its table topic is deleted and
-created again with the same partitions and configuration, and the local copies of the table under
---data-dir are removed, so the group rebuilds its state from the replayed records. Workers on other
+Resetting offsets alone applies the replayed records on top of the current state: the vehicle
+groups ignore readings not newer than what they keep, so old state stays as it is (a fixed rule
+never reaches it), and a group that counts would count twice. --reset-state also rewinds what the
+group derived: its table topic is deleted and created again with the same partitions and
+configuration, and the local copies of the table under --data-dir are removed, so the group
+rebuilds its state from the replayed records. Workers on other
 hosts that keep tables on disk must start with an empty table directory too. Sinks are idempotent,
 so re-emitted time series and commands (with the same ids) do no harm.`,
 		Example: `  fleetstream replay --group vehicle-state --to-earliest --reset-state --data-dir /data
