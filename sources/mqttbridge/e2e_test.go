@@ -113,7 +113,10 @@ func TestSimulatorThroughBridge(t *testing.T) {
 		if ended == 0 {
 			t.Error("no trip ended in 1.5s of one-second trips")
 		}
-		waitMetric(t, reg, "fleetstream_bridge_messages_total", map[string]string{"result": ResultProduced}, float64(len(recs)))
+		// At least what was read: a publish cut short by the simulator's end may still have
+		// reached the broker, uncounted by the simulator, and Kafka after the read.
+		waitMetricFunc(t, reg, "fleetstream_bridge_messages_total", map[string]string{"result": ResultProduced}, float64(len(recs)),
+			func(got float64) bool { return got >= float64(len(recs)) })
 		t.Logf("%d messages from %d vehicles through the bridge; %d trips ended", total, len(sim.VINs()), ended)
 	})
 }

@@ -74,11 +74,19 @@ func (p *fleetPublisher) waitFor(t *testing.T, n int64) {
 // between is routed to the old, closed client object, put in its inflight queue and lost with
 // it. Mosquitto has no such window. The bridge cannot help it: the loss is in the broker,
 // before the message reaches any subscriber.
-func (p *fleetPublisher) holdDuringTakeover(broker string) (release func()) {
+//
+// mochi also sends the PUBACK before it fans a message out (processPublish), so a PUBACKed
+// message may still be on its way to the subscribers. Holding therefore ends with a fence: one
+// more publish on another topic, whose PUBACK mochi writes only after it finished fanning out
+// the previous message of this connection (it processes a connection's packets in turn).
+func (p *fleetPublisher) holdDuringTakeover(t *testing.T, broker string) (release func()) {
 	if broker != "mochi" {
 		return func() {}
 	}
 	p.held.Lock()
+	if tok := p.client.Publish("fence/"+broker, 1, false, []byte("fence")); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Errorf("fence: %v", tok.Error())
+	}
 	return p.held.Unlock
 }
 
@@ -118,7 +126,7 @@ func TestBridgeRestartLosesNothing(t *testing.T) {
 		go func() { defer published.Done(); pub.run(pubCtx, t) }()
 
 		pub.waitFor(t, 300)
-		release := pub.holdDuringTakeover(broker) // paho may reconnect until stop1 returns
+		release := pub.holdDuringTakeover(t, broker) // paho may reconnect until stop1 returns
 		inFlight := b1.window.len()
 		cut.cut() // crash: messages in flight stay unacknowledged with the broker
 		stop1()
@@ -129,14 +137,14 @@ func TestBridgeRestartLosesNothing(t *testing.T) {
 		}
 
 		pub.waitFor(t, 600) // published while no bridge runs: the session queues them
-		release = pub.holdDuringTakeover(broker)
+		release = pub.holdDuringTakeover(t, broker)
 		_, stop2 := runBridge(t, cfg)
 		release()
 		pub.waitFor(t, 1000)
 		stop2() // graceful: drains what is in flight, leaves the rest with the broker
 
 		pub.waitFor(t, 1200)
-		release = pub.holdDuringTakeover(broker)
+		release = pub.holdDuringTakeover(t, broker)
 		runBridge(t, cfg)
 		release()
 		pub.waitFor(t, 1500)
