@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fleetstream/fleetstream/internal/fleet"
+	"github.com/fleetstream/fleetstream/sinks"
 	"github.com/fleetstream/fleetstream/sinks/shadow/iot"
 )
 
@@ -30,6 +31,12 @@ func addSinkFlags(fs *pflag.FlagSet) *sinkFlags {
 	fs.StringVar(&f.iotMode, "iot-mode", string(c.IoT.Mode), "iot backend: publish (Publish QoS 1 to the topic) or shadow (UpdateThingShadow)")
 	fs.StringVar(&c.IoT.Endpoint, "iot-endpoint", "", "AWS IoT data endpoint (default: AWS_ENDPOINT_URL_IOT_DATA_PLANE or the SDK's)")
 	fs.Float64Var(&c.IoT.Rate, "iot-rate", c.IoT.Rate, "AWS IoT data plane calls per second")
+	f.sc.Timestream.AddFlags(fs)
+	d := &f.sc.Delivery
+	fs.IntVar(&d.MaxRecords, "sink-batch-records", sinks.DefaultMaxRecords, "timeseries sink: records per batch")
+	fs.DurationVar(&d.Linger, "sink-linger", sinks.DefaultLinger, "timeseries sink: how long a batch waits to fill")
+	fs.IntVar(&d.MaxInFlight, "sink-in-flight", sinks.DefaultMaxInFlight, "timeseries sink: batches (of different partitions) delivered at once")
+	fs.DurationVar(&d.DrainTimeout, "sink-drain-timeout", sinks.DefaultDrainTimeout, "timeseries sink: delivery deadline for fetched records on shutdown or rebalance")
 	return f
 }
 

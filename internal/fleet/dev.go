@@ -56,7 +56,7 @@ func Dev(ctx context.Context, cfg DevConfig) error {
 	}
 	wc := cfg.Worker
 	wc.Kafka.Brokers = kafka.Brokers()
-	wc.Sinks = wc.Sinks.forDev(wc.DataDir, mqtt.Addr())
+	wc.Sinks = wc.Sinks.forDev(mqtt.Addr())
 	w, err := NewWorker(wc)
 	if err != nil {
 		return err

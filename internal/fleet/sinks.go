@@ -2,41 +2,115 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 
+	"github.com/fleetstream/fleetstream/sinks"
+	"github.com/fleetstream/fleetstream/sinks/files"
 	"github.com/fleetstream/fleetstream/sinks/shadow"
+	"github.com/fleetstream/fleetstream/sinks/timestream"
+	"github.com/fleetstream/fleetstream/topology"
 )
 
-// SinkConfig chooses and configures the backends of the sink groups.
+// The time-series backends.
+const (
+	BackendFiles      = "files"
+	BackendTimestream = "timestream"
+)
+
+// SinkConfig chooses and configures the backends of the sink groups. The time-series backend
+// is Timestream when a database is named, otherwise local files under the data dir.
 type SinkConfig struct {
+	// Timestream is used when Timestream.Database is set (--timestream-database).
+	Timestream timestream.Config
+	// FilesDir overrides where the files backend writes (default <data-dir>/timeseries).
+	FilesDir string
+	// Delivery tunes batching, retries and draining of the timeseries sink.
+	Delivery sinks.Config
 	// Commands configures the command sink's backend (mqtt or iot) and rendering.
 	Commands shadow.BackendConfig
 }
 
-// DefaultSinkConfig publishes commands over MQTT with the AWS IoT classic shadow rendering.
+// DefaultSinkConfig writes time series to files and publishes commands over MQTT with the AWS
+// IoT classic shadow rendering.
 func DefaultSinkConfig() SinkConfig {
-	return SinkConfig{Commands: shadow.DefaultBackendConfig()}
+	return SinkConfig{Timestream: timestream.DefaultConfig(), Commands: shadow.DefaultBackendConfig()}
+}
+
+// TimeseriesBackend names the backend the timeseries sink writes to.
+func (s SinkConfig) TimeseriesBackend() string {
+	if s.Timestream.Database != "" {
+		return BackendTimestream
+	}
+	return BackendFiles
 }
 
 // Validate checks the backends of the sink groups c runs.
 func (s SinkConfig) Validate(c Config) error {
-	if c.runs(GroupCommandSink) {
-		if err := s.Commands.Validate(); err != nil {
-			return fmt.Errorf("command sink: %w", err)
+	var errs []error
+	if c.runs(GroupTimeseriesSink) {
+		switch s.TimeseriesBackend() {
+		case BackendTimestream:
+			if err := s.Timestream.WithDefaults().Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("timeseries sink: %w", err))
+			}
+		case BackendFiles:
+			if s.FilesDir == "" && c.DataDir == "" {
+				errs = append(errs, errors.New("timeseries sink: no destination: set --timestream-database for Amazon Timestream, or --data-dir for local JSON Lines files"))
+			}
 		}
 	}
-	return nil
+	if c.runs(GroupCommandSink) {
+		if err := s.Commands.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("command sink: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
-// forDev points the command sink at the embedded MQTT broker unless it was configured.
-func (s SinkConfig) forDev(dataDir, mqttAddr string) SinkConfig {
+// forDev points the command sink at the embedded MQTT broker unless another backend was chosen.
+func (s SinkConfig) forDev(mqttAddr string) SinkConfig {
 	if s.Commands.Kind == "" || s.Commands.Kind == shadow.BackendMQTT {
 		s.Commands.MQTT.Brokers = []string{"tcp://" + mqttAddr}
 	}
 	return s
 }
 
+func (w *Worker) timeseriesBackend() (sinks.Backend, error) {
+	t := w.cfg.Topics
+	sc := w.cfg.Sinks
+	if sc.TimeseriesBackend() == BackendTimestream {
+		tc := sc.Timestream
+		tc.TimeseriesTopic, tc.AnomaliesTopic, tc.DTCEventsTopic = t.Timeseries, t.Anomalies, t.DTCEvents
+		return timestream.New(tc, timestream.WithLogger(w.log.With("backend", BackendTimestream)))
+	}
+	dir := sc.FilesDir
+	if dir == "" {
+		dir = filepath.Join(w.cfg.DataDir, "timeseries")
+	}
+	return files.New(files.Config{Dir: dir, TimeseriesTopic: t.Timeseries, AnomaliesTopic: t.Anomalies, DTCEventsTopic: t.DTCEvents, Logger: w.log.With("backend", BackendFiles)})
+}
+
 func (w *Worker) addSinks() error {
+	if w.cfg.runs(GroupTimeseriesSink) {
+		dc := w.cfg.Sinks.Delivery
+		dc.Group = GroupTimeseriesSink
+		dc.Topics = []string{w.cfg.Topics.Timeseries, w.cfg.Topics.Anomalies, w.cfg.Topics.DTCEvents}
+		dc.Kafka = w.cfg.Kafka
+		dc.DeadLetterTopic = w.cfg.Topics.DeadLetters
+		dc.Logger = w.log.With("group", GroupTimeseriesSink)
+		dc.Registerer = w.registry
+		// A sink worker closes its backend when it stops, so each (re)start builds both.
+		build := func() (topology.Runner, error) {
+			backend, err := w.timeseriesBackend()
+			if err != nil {
+				return nil, err
+			}
+			return sinks.NewWorker(dc, backend)
+		}
+		w.supervise(GroupTimeseriesSink, build)
+	}
 	if w.cfg.runs(GroupCommandSink) {
 		cfg := shadow.DefaultConfig()
 		cfg.Commands = goStream(w.cfg.Topics.Commands)
