@@ -29,6 +29,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newDevCmd(stdout, stderr, lf),
 		newRunCmd(stderr, lf),
 		newTopicsCmd(stdout, stderr, lf),
+		newSinkCmd(stderr, lf),
+		newSimulateCmd(stderr, lf),
+		newBridgeCmd(stderr, lf),
 		newReplayCmd(stdout, stderr, lf),
 		newTopologyCmd(stdout, stderr, lf),
 	)

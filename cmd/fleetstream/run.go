@@ -52,27 +52,33 @@ func newRunCmd(stderr io.Writer, lf *logFlags) *cobra.Command {
 		Short: "Run chosen groups against any Kafka (a consumer-group worker; run many to scale out)",
 		Example: `  fleetstream run --brokers b-1.msk:9098 --groups vehicle-state,dtc-monitor
   FLEETSTREAM_BROKERS=b-1.msk:9098 FLEETSTREAM_GROUPS=trip-state fleetstream run`,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindEnv(cmd); err != nil {
-				return err
-			}
-			log, err := lf.logger(stderr)
-			if err != nil {
-				return err
-			}
-			cfg, err := wf.config()
-			if err != nil {
-				return err
-			}
-			cfg.Logger = log
-			w, err := fleet.NewWorker(cfg)
-			if err != nil {
-				return err
-			}
-			log.Info("worker starting", "groups", cfg.Groups, "brokers", cfg.Kafka.Brokers)
-			return w.Run(cmd.Context())
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runWorker(cmd, stderr, lf, wf) },
 	}
 	wf = addWorkerFlags(cmd.Flags(), true, ":8080", "")
 	return cmd
+}
+
+// runWorker runs the groups wf configures until the command's context ends.
+func runWorker(cmd *cobra.Command, stderr io.Writer, lf *logFlags, wf *workerFlags) error {
+	if err := bindEnv(cmd); err != nil {
+		return err
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := wf.config()
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	for _, w := range cfg.Kafka.Security.Warnings() {
+		log.Warn(w)
+	}
+	w, err := fleet.NewWorker(cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("worker starting", "groups", cfg.Groups, "brokers", cfg.Kafka.Brokers, "http", w.HTTPAddr())
+	return w.Run(cmd.Context())
 }
