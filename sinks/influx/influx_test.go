@@ -38,7 +38,7 @@ func v2Config(srv *influxtest.Server) influx.Config {
 }
 
 func (h *fakeHarness) NewBackend(t *testing.T) sinks.Backend { return newBackend(t, h.cfg) }
-func (h *fakeHarness) Stored(*testing.T) []sinktest.Item    { return items(h.srv.Points()) }
+func (h *fakeHarness) Stored(*testing.T) []sinktest.Item     { return items(h.srv.Points()) }
 func (h *fakeHarness) RejectKeys(keys ...string) {
 	for _, k := range keys {
 		h.srv.RejectTag("vin", k)
