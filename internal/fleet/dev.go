@@ -66,8 +66,8 @@ func Dev(ctx context.Context, cfg DevConfig) error {
 			return err
 		}
 	}
-	if wc.HTTPAddr != "" {
-		fmt.Fprintf(out, "http    http://%s   (/healthz /readyz /metrics /api/vehicles)\n", wc.HTTPAddr)
+	if addr := w.HTTPAddr(); addr != "" {
+		fmt.Fprintf(out, "http    http://%s   (/healthz /readyz /metrics /api/vehicles)\n", addr)
 	}
 	if wc.DataDir != "" {
 		fmt.Fprintf(out, "data    %s\n", wc.DataDir)
