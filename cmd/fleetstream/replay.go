@@ -49,9 +49,9 @@ groups ignore readings not newer than what they keep, so old state stays as it i
 never reaches it), and a group that counts would count twice. --reset-state also rewinds what the
 group derived: its table topic is deleted and created again with the same partitions and
 configuration, and the local copies of the table under --data-dir are removed, so the group
-rebuilds its state from the replayed records. Workers on other
-hosts that keep tables on disk must start with an empty table directory too. Sinks are idempotent,
-so re-emitted time series and commands (with the same ids) do no harm.`,
+rebuilds its state from the replayed records. Workers on other hosts that keep tables on disk
+must start with an empty table directory too. Sinks are idempotent, so re-emitted time series and
+commands (with the same ids) do no harm.`,
 		Example: `  fleetstream replay --group vehicle-state --to-earliest --reset-state --data-dir /data
   fleetstream replay --group vehicle-state --to-earliest --reset-state --data-dir /data --execute
   fleetstream replay --group timeseries-sink --by-duration 2h --execute
@@ -84,6 +84,9 @@ so re-emitted time series and commands (with the same ids) do no harm.`,
 			if err != nil {
 				return err
 			}
+			if req.Group == fleet.GroupCommandSink && req.ResetState {
+				plan.Warnings = append(plan.Warnings, "the command sink's table is what it remembers delivering: with --reset-state every replayed command is published to its vehicle again")
+			}
 			if !f.execute {
 				return plan.Render(stdout, false)
 			}
@@ -108,7 +111,7 @@ so re-emitted time series and commands (with the same ids) do no harm.`,
 	fs.Int64Var(&f.shift, "shift-by", 0, "move each committed offset by N records (negative: back)")
 	fs.Int64Var(&f.offset, "to-offset", 0, "reset every partition to this offset")
 	fs.BoolVar(&f.execute, "execute", false, "apply the plan (default: print it and change nothing)")
-	fs.BoolVar(&f.resetState, "reset-state", false, "also empty the group's table topic and remove its local storage under --data-dir, so state is rebuilt, not applied twice")
+	fs.BoolVar(&f.resetState, "reset-state", false, "also empty the group's table topic and remove its local copies under --data-dir, so state is rebuilt from the replayed records")
 	fs.StringVar(&f.dataDir, "data-dir", "", "the workers' --data-dir on this host, whose local copies of the table --reset-state removes")
 	return cmd
 }
