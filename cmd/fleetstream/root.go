@@ -34,6 +34,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newBridgeCmd(stderr, lf),
 		newReplayCmd(stdout, stderr, lf),
 		newTopologyCmd(stdout, stderr, lf),
+		newHealthcheckCmd(stdout),
 	)
 	return root
 }
