@@ -3,7 +3,7 @@ GO       ?= go
 FUZZTIME ?= 5s
 PKGS     := ./...
 
-.PHONY: run build test test-deps unit fuzz lint bench
+.PHONY: run build test test-deps unit fuzz lint bench image
 
 run: ## the whole topology on embedded Kafka and MQTT brokers with a simulated fleet
 	$(GO) run ./cmd/fleetstream dev
@@ -31,3 +31,8 @@ lint:
 
 bench: ## throughput, latency, cost and recovery figures (not part of test)
 	$(GO) run ./internal/bench
+
+IMAGE ?= fleetstream:dev
+
+image: ## container image of the fleetstream binary (deploy/Dockerfile; needs a Docker daemon with BuildKit)
+	docker build -f deploy/Dockerfile -t $(IMAGE) .
