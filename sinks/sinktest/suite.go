@@ -396,6 +396,21 @@ func WriteAll(t *testing.T, b sinks.Backend, recs []sinks.Record) map[int]error 
 // record that wrote it; nothing else is there.
 func Check(t *testing.T, stored []Item, recs []sinks.Record, skip func(sinks.Record) bool) {
 	t.Helper()
+	problems, facts, err := Compare(stored, recs, skip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) > 0 {
+		n := len(problems)
+		if n > 15 {
+			problems = append(problems[:15], fmt.Sprintf("… and %d more", n-15))
+		}
+		t.Fatalf("destination holds %d items for %d facts; %d problems:\n%s", len(stored), facts, n, strings.Join(problems, "\n"))
+	}
+}
+
+// Compare is Check's verdict: the problems found (sorted), and how many facts recs hold.
+func Compare(stored []Item, recs []sinks.Record, skip func(sinks.Record) bool) (problems []string, facts int, err error) {
 	type fact struct{ topic, key, id string }
 	final := map[fact]string{}
 	versions := map[fact]map[string]bool{}
@@ -405,7 +420,7 @@ func Check(t *testing.T, stored []Item, recs []sinks.Record, skip func(sinks.Rec
 		}
 		items, err := ItemsOf(r)
 		if err != nil {
-			t.Fatalf("record %s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err)
+			return nil, 0, fmt.Errorf("record %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
 		for _, it := range items {
 			f := fact{it.Topic, it.Key, it.ID}
@@ -418,7 +433,6 @@ func Check(t *testing.T, stored []Item, recs []sinks.Record, skip func(sinks.Rec
 	}
 	last := map[fact]string{}
 	seen := map[Item]int{}
-	var problems []string
 	for _, it := range stored {
 		f := fact{it.Topic, it.Key, it.ID}
 		seen[it]++
@@ -443,14 +457,8 @@ func Check(t *testing.T, stored []Item, recs []sinks.Record, skip func(sinks.Rec
 			problems = append(problems, fmt.Sprintf("out of order: %s/%s/%s holds %s, the last record wrote %s", f.topic, f.key, f.id, got, want))
 		}
 	}
-	if len(problems) > 0 {
-		slices.Sort(problems)
-		n := len(problems)
-		if n > 15 {
-			problems = append(problems[:15], fmt.Sprintf("… and %d more", n-15))
-		}
-		t.Fatalf("destination holds %d items for %d facts; %d problems:\n%s", len(stored), len(final), n, strings.Join(problems, "\n"))
-	}
+	slices.Sort(problems)
+	return problems, len(final), nil
 }
 
 func keys(m map[string]bool) []string {
