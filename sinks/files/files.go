@@ -82,6 +82,9 @@ func (b *Backend) Connect(ctx context.Context) error {
 	if b.closed {
 		return errors.New("files: Connect after Close: build a new backend")
 	}
+	if b.open {
+		return nil
+	}
 	b.files = map[string]*outFile{}
 	b.high = map[string]int64{}
 	for _, kind := range []string{KindTimeseries, KindEvents} {
