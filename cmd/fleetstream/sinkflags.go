@@ -32,6 +32,15 @@ func addSinkFlags(fs *pflag.FlagSet) *sinkFlags {
 	fs.StringVar(&c.IoT.Endpoint, "iot-endpoint", "", "AWS IoT data endpoint (default: AWS_ENDPOINT_URL_IOT_DATA_PLANE or the SDK's)")
 	fs.Float64Var(&c.IoT.Rate, "iot-rate", c.IoT.Rate, "AWS IoT data plane calls per second")
 	f.sc.Timestream.AddFlags(fs)
+	ic := &f.sc.Influx
+	fs.StringVar(&ic.URL, "influx-url", "", "InfluxDB / Timestream for InfluxDB URL: write time series there (line protocol)")
+	fs.StringVar(&ic.API, "influx-api", "v2", "InfluxDB write API: v2 (org, bucket, token) or v1 (database)")
+	fs.StringVar(&ic.Org, "influx-org", "", "InfluxDB organization (v2)")
+	fs.StringVar(&ic.Bucket, "influx-bucket", "", "InfluxDB bucket (v2)")
+	fs.StringVar(&ic.Token, "influx-token", "", "InfluxDB API token (v2); prefer FLEETSTREAM_INFLUX_TOKEN")
+	fs.StringVar(&ic.Database, "influx-database", "", "InfluxDB database (v1)")
+	fs.StringVar(&ic.Username, "influx-username", "", "InfluxDB username (v1)")
+	fs.StringVar(&ic.Password, "influx-password", "", "InfluxDB password (v1)")
 	d := &f.sc.Delivery
 	fs.IntVar(&d.MaxRecords, "sink-batch-records", sinks.DefaultMaxRecords, "timeseries sink: records per batch")
 	fs.DurationVar(&d.Linger, "sink-linger", sinks.DefaultLinger, "timeseries sink: how long a batch waits to fill")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fleetstream/fleetstream/sinks"
 	"github.com/fleetstream/fleetstream/sinks/files"
+	"github.com/fleetstream/fleetstream/sinks/influx"
 	"github.com/fleetstream/fleetstream/sinks/shadow"
 	"github.com/fleetstream/fleetstream/sinks/timestream"
 	"github.com/fleetstream/fleetstream/topology"
@@ -17,13 +18,17 @@ import (
 const (
 	BackendFiles      = "files"
 	BackendTimestream = "timestream"
+	BackendInflux     = "influx"
 )
 
 // SinkConfig chooses and configures the backends of the sink groups. The time-series backend
-// is Timestream when a database is named, otherwise local files under the data dir.
+// is Timestream when a database is named, InfluxDB (Timestream for InfluxDB) when a URL is
+// given, otherwise local files under the data dir.
 type SinkConfig struct {
 	// Timestream is used when Timestream.Database is set (--timestream-database).
 	Timestream timestream.Config
+	// Influx is used when Influx.URL is set (--influx-url).
+	Influx influx.Config
 	// FilesDir overrides where the files backend writes (default <data-dir>/timeseries).
 	FilesDir string
 	// Delivery tunes batching, retries and draining of the timeseries sink.
@@ -40,8 +45,11 @@ func DefaultSinkConfig() SinkConfig {
 
 // TimeseriesBackend names the backend the timeseries sink writes to.
 func (s SinkConfig) TimeseriesBackend() string {
-	if s.Timestream.Database != "" {
+	switch {
+	case s.Timestream.Database != "":
 		return BackendTimestream
+	case s.Influx.URL != "":
+		return BackendInflux
 	}
 	return BackendFiles
 }
@@ -50,7 +58,14 @@ func (s SinkConfig) TimeseriesBackend() string {
 func (s SinkConfig) Validate(c Config) error {
 	var errs []error
 	if c.runs(GroupTimeseriesSink) {
+		if s.Timestream.Database != "" && s.Influx.URL != "" {
+			errs = append(errs, errors.New("timeseries sink: both --timestream-database and --influx-url are set: choose one backend"))
+		}
 		switch s.TimeseriesBackend() {
+		case BackendInflux:
+			if err := s.Influx.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("timeseries sink: %w", err))
+			}
 		case BackendTimestream:
 			if err := s.Timestream.WithDefaults().Validate(); err != nil {
 				errs = append(errs, fmt.Errorf("timeseries sink: %w", err))
@@ -80,6 +95,12 @@ func (s SinkConfig) forDev(mqttAddr string) SinkConfig {
 func (w *Worker) timeseriesBackend() (sinks.Backend, error) {
 	t := w.cfg.Topics
 	sc := w.cfg.Sinks
+	if sc.TimeseriesBackend() == BackendInflux {
+		ic := sc.Influx
+		ic.TimeseriesTopic, ic.AnomaliesTopic, ic.DTCEventsTopic = t.Timeseries, t.Anomalies, t.DTCEvents
+		ic.Logger = w.log.With("backend", BackendInflux)
+		return influx.New(ic)
+	}
 	if sc.TimeseriesBackend() == BackendTimestream {
 		tc := sc.Timestream
 		tc.TimeseriesTopic, tc.AnomaliesTopic, tc.DTCEventsTopic = t.Timeseries, t.Anomalies, t.DTCEvents
