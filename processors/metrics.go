@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/lovoo/goka"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fleetstream/fleetstream/codecs"
@@ -31,6 +32,7 @@ type Metrics struct {
 	dtcEvents   *prometheus.CounterVec
 	commands    *prometheus.CounterVec
 	lag         *prometheus.HistogramVec
+	processing  *prometheus.HistogramVec
 }
 
 // lagBuckets returns the buckets of fleetstream_event_time_lag_seconds, from live (tens of
@@ -66,6 +68,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Processing time minus the event time vehicles stamped, by group.",
 			Buckets: lagBuckets(),
 		}, []string{"group"}),
+		processing: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "fleetstream_processing_seconds",
+			Help:    "Time a processor group's callback spent on one message, by group and input topic.",
+			Buckets: []float64{.00001, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25},
+		}, []string{"group", "topic"}),
 	}
 	if reg != nil {
 		m.deadLetters = register(reg, m.deadLetters)
@@ -73,6 +80,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.dtcEvents = register(reg, m.dtcEvents)
 		m.commands = register(reg, m.commands)
 		m.lag = register(reg, m.lag)
+		m.processing = register(reg, m.processing)
 	}
 	return m
 }
@@ -134,4 +142,18 @@ func (m *Metrics) ObserveLag(group string, eventTime, now time.Time) {
 		lag = 0
 	}
 	m.lag.WithLabelValues(group).Observe(lag)
+}
+
+// Instrument wraps a group's input callback to observe fleetstream_processing_seconds. goka
+// cannot report the end of a callback to a context wrapper, so each group wraps its own.
+func (m *Metrics) Instrument(group string, topic goka.Stream, cb goka.ProcessCallback) goka.ProcessCallback {
+	if m == nil {
+		return cb
+	}
+	h := m.processing.WithLabelValues(group, string(topic))
+	return func(ctx goka.Context, msg any) {
+		start := time.Now()
+		cb(ctx, msg)
+		h.Observe(time.Since(start).Seconds())
+	}
 }

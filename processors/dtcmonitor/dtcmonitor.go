@@ -135,7 +135,7 @@ func (c Config) Severity(code string) string {
 func Define(cfg Config) *goka.GroupGraph {
 	p := &processor{cfg: cfg, now: time.Now}
 	return goka.DefineGroup(Group,
-		goka.Input(cfg.Diagnostics, codecs.Raw{}, p.process),
+		goka.Input(cfg.Diagnostics, codecs.Raw{}, cfg.Metrics.Instrument(string(Group), cfg.Diagnostics, p.process)),
 		goka.Join(cfg.VehicleTable, codecs.JSON[codecs.VehicleState]{}),
 		goka.Persist(codecs.JSON[codecs.DTCState]{}),
 		goka.Output(cfg.DTCEvents, codecs.JSON[codecs.DTCEvent]{}),

@@ -48,7 +48,7 @@ func (c Config) Validate() error {
 func Define(cfg Config) *goka.GroupGraph {
 	p := &processor{cfg: cfg, now: time.Now}
 	return goka.DefineGroup(Group,
-		goka.Input(cfg.Trips, codecs.Raw{}, p.process),
+		goka.Input(cfg.Trips, codecs.Raw{}, cfg.Metrics.Instrument(string(Group), cfg.Trips, p.process)),
 		goka.Persist(codecs.JSON[codecs.TripState]{}),
 		goka.Output(cfg.DeadLetters, codecs.JSON[codecs.DeadLetter]{}),
 	)

@@ -74,7 +74,7 @@ func (c Config) Validate() error {
 func Define(cfg Config) *goka.GroupGraph {
 	p := &processor{cfg: cfg, now: time.Now}
 	return goka.DefineGroup(Group,
-		goka.Input(cfg.Telemetry, codecs.Raw{}, p.process),
+		goka.Input(cfg.Telemetry, codecs.Raw{}, cfg.Metrics.Instrument(string(Group), cfg.Telemetry, p.process)),
 		goka.Join(cfg.TripTable, codecs.JSON[codecs.TripState]{}),
 		goka.Persist(codecs.JSON[codecs.VehicleState]{}),
 		goka.Output(cfg.Anomalies, codecs.JSON[codecs.Anomaly]{}),
