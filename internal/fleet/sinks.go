@@ -137,6 +137,7 @@ func (w *Worker) addSinks() error {
 		cfg.Commands = goStream(w.cfg.Topics.Commands)
 		cfg.DeadLetters = goStream(w.cfg.Topics.DeadLetters)
 		cfg.Logger = w.log.With("group", GroupCommandSink)
+		cfg.OnRestart = func(name string, _ error) { w.restarts.WithLabelValues(name).Inc() }
 		sink, err := shadow.New(context.Background(), cfg, w.cfg.Sinks.Commands, w.registry)
 		if err != nil {
 			return fmt.Errorf("command sink: %w", err)

@@ -43,6 +43,9 @@ type Config struct {
 	Metrics *Metrics
 	// Logger may be nil.
 	Logger *slog.Logger
+	// OnRestart, if set, is called when Sink.Run's supervisor rebuilds a failed processor (a
+	// restarts metric).
+	OnRestart func(name string, err error)
 }
 
 // Retry is exponential backoff with jitter: the n-th wait is drawn from [b/2, b] where b is

@@ -74,8 +74,9 @@ func (s *Sink) Run(ctx context.Context, b topology.Builder) error {
 		return err
 	}
 	sup := &topology.Supervisor{
-		Name:   string(Group),
-		Logger: s.cfg.Logger,
+		Name:      string(Group),
+		Logger:    s.cfg.Logger,
+		OnRestart: s.cfg.OnRestart,
 		Build: func() (topology.Runner, error) {
 			return s.Processor(b)
 		},
