@@ -58,6 +58,7 @@ processor and sink group, and a simulated fleet whose cars obey STOP commands.`,
 	fs.DurationVar(&fleetCfg.DTCEvery, "dtc-every", fleetCfg.DTCEvery, "mean time between trouble codes per vehicle (0: none)")
 	fs.StringSliceVar(&fleetCfg.DTCCodes, "dtc-codes", fleetCfg.DTCCodes, "draw trouble codes only from these")
 	fs.StringVar(&fleetCfg.Format, "format", fleetCfg.Format, "simulator payloads: v2 (one signal per message) or v3 (one object per tick)")
+	fs.DurationVar(&fleetCfg.RepairAfter, "repair-after", fleetCfg.RepairAfter, "a car stopped by command drives again after this long (0: stays off)")
 	fs.Int64Var(&fleetCfg.Seed, "seed", fleetCfg.Seed, "simulator seed (same seed, same VINs)")
 	return cmd
 }

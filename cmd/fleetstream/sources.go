@@ -50,6 +50,7 @@ func newSimulateCmd(stderr io.Writer, lf *logFlags) *cobra.Command {
 	fs.DurationVar(&s.DTCEvery, "dtc-every", s.DTCEvery, "mean time between trouble codes per vehicle (0: none)")
 	fs.StringSliceVar(&s.DTCCodes, "dtc-codes", nil, "draw trouble codes only from these")
 	fs.StringVar(&format, "format", string(s.Format), "payload shape: v2 (one signal per message) or v3 (one object per tick)")
+	fs.DurationVar(&s.RepairAfter, "repair-after", 0, "a car stopped by command drives again after this long (0: stays off until told to start)")
 	fs.Float64Var(&s.Rate, "rate", 0, "sustained events per second across the fleet (0: paced by --interval)")
 	fs.StringVar(&c.MQTTBroker, "mqtt-broker", c.MQTTBroker, "MQTT broker URL (MQTT mode)")
 	fs.BoolVar(&toKafka, "kafka", false, "publish straight to Kafka (telemetry, trips, diagnostics keyed by VIN) instead of MQTT")

@@ -18,12 +18,19 @@ type FleetConfig struct {
 	DTCCodes []string
 	Seed     int64
 	Format   string
+	// RepairAfter brings a car stopped by command back on the road after this long.
+	RepairAfter time.Duration
 }
 
+// DevDTCCodes are the codes the dev fleet reports: common ones, a third of them stop-worthy, so
+// within a minute of `make run` some car gets a STOP command (and is repaired a minute later).
+var DevDTCCodes = []string{"P0217", "P0300", "P0524", "P0218", "P0420", "P0171", "P0128", "P0442", "P0455", "P0301", "P0113", "P0404"}
+
 // DefaultFleetConfig is ten vehicles ticking every 2 s, each with a trouble code about every
-// two minutes.
+// 45 s, repaired a minute after a STOP.
 func DefaultFleetConfig() FleetConfig {
-	return FleetConfig{Vehicles: 10, Interval: 2 * time.Second, DTCEvery: 2 * time.Minute, Seed: 1, Format: string(simulator.FormatV2)}
+	return FleetConfig{Vehicles: 10, Interval: 2 * time.Second, DTCEvery: 45 * time.Second, DTCCodes: DevDTCCodes,
+		Seed: 1, Format: string(simulator.FormatV2), RepairAfter: time.Minute}
 }
 
 // addFleet adds the MQTT→Kafka bridge and the simulator publishing to the MQTT broker at
@@ -43,6 +50,7 @@ func (w *Worker) addFleet(cfg FleetConfig, mqttAddr string) error {
 	}
 	sc := simulator.DefaultConfig()
 	sc.Vehicles, sc.Seed, sc.Interval, sc.DTCEvery, sc.DTCCodes = cfg.Vehicles, cfg.Seed, cfg.Interval, cfg.DTCEvery, cfg.DTCCodes
+	sc.RepairAfter = cfg.RepairAfter
 	if cfg.Format != "" {
 		sc.Format = simulator.Format(cfg.Format)
 	}

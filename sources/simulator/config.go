@@ -92,6 +92,10 @@ type Config struct {
 	// AggregateEvery is the time between trip aggregates of a driving vehicle (default 90s, as
 	// the v2 simulator); a trip's last aggregate comes at its end.
 	AggregateEvery time.Duration
+	// RepairAfter brings a car stopped by command back on the road after this long, as if it
+	// had been repaired (0: it stays off until told "engine":"start"). `fleetstream dev` sets it
+	// so the demo fleet keeps driving.
+	RepairAfter time.Duration
 	// Rate, when positive, turns paced mode into rate mode for load generation: vehicles tick as
 	// fast as a token bucket of Rate messages per second (burst a tenth of that) lets them,
 	// and each tick advances a vehicle by the time since its last one.
@@ -181,6 +185,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("simulator: TripLength %s is shorter than Interval %s: make trips last several ticks", c.TripLength, c.Interval)
 	case c.AggregateEvery < c.Interval:
 		return fmt.Errorf("simulator: AggregateEvery %s is shorter than Interval %s: use at least one tick (default 90s)", c.AggregateEvery, c.Interval)
+	case c.RepairAfter < 0:
+		return fmt.Errorf("simulator: RepairAfter %s is negative: use 0 (stopped cars stay off) or a duration", c.RepairAfter)
 	case c.Rate < 0:
 		return fmt.Errorf("simulator: Rate %g is negative: use 0 for paced mode or messages per second", c.Rate)
 	case c.OriginLatitude < -85 || c.OriginLatitude > 85 || c.OriginLongitude < -180 || c.OriginLongitude > 180:

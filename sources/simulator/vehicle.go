@@ -158,6 +158,12 @@ func (v *vehicle) tick(now time.Time, dt float64) ([]message, error) {
 	switch v.phase {
 	case phaseOff:
 		v.state = Step(v.state, dt, v.rng) // cools down where it stands
+		if v.cfg.RepairAfter > 0 {
+			if v.pauseS -= dt; v.pauseS <= 0 {
+				v.phase, v.pauseS, v.stopping, v.stopToken = phaseParked, 0, false, ""
+				v.cfg.Logger.Info("vehicle repaired, back on the road", "vin", v.vin)
+			}
+		}
 		return nil, nil
 	case phaseParked:
 		v.state = Step(v.state, dt, v.rng)
@@ -206,7 +212,7 @@ func (v *vehicle) tick(now time.Time, dt float64) ([]message, error) {
 		return out, nil
 	}
 	if v.stopping {
-		v.phase = phaseOff
+		v.phase, v.pauseS = phaseOff, v.cfg.RepairAfter.Seconds()
 		m, err := v.shadowReport()
 		if err != nil {
 			return nil, err
@@ -231,6 +237,9 @@ func (v *vehicle) obey(c command) (out []message, handled bool, err error) {
 		}
 		// Already standing: stay off and confirm at once (again, if asked again).
 		first := v.phase != phaseOff
+		if first {
+			v.pauseS = v.cfg.RepairAfter.Seconds()
+		}
 		v.phase, v.stopping = phaseOff, true
 		m, err := v.shadowReport()
 		if err != nil {

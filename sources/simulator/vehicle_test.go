@@ -338,3 +338,34 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("New without a publisher succeeded")
 	}
 }
+
+func TestRepairAfterBringsAStoppedCarBack(t *testing.T) {
+	cfg := Config{Vehicles: 1, Seed: 9, TripLength: time.Hour, RepairAfter: 10 * time.Second}
+	tv := newTestVehicle(t, cfg)
+	for i := 0; i < 50 || tv.v.state.Speed < 20; i++ {
+		tv.tick()
+	}
+	tv.v.pending = &command{engine: "stop", clientToken: "cmd-1"}
+	for i := 0; tv.v.phase != phaseOff; i++ {
+		if i > 60 {
+			t.Fatal("car did not stop")
+		}
+		tv.tick()
+	}
+	stoppedTrip := tv.v.trip.id
+	// RepairAfter is 10 s, i.e. 5 ticks of the default 2 s: silent while off, then a new trip.
+	for i := 0; i < 4; i++ {
+		if out := tv.tick(); len(out) != 0 || tv.v.phase != phaseOff {
+			t.Fatalf("tick %d after the stop: phase %v, %d messages; want silent and off", i, tv.v.phase, len(out))
+		}
+	}
+	for i := 0; tv.v.phase != phaseDriving; i++ {
+		if i > 10 {
+			t.Fatalf("car still %v long after RepairAfter", tv.v.phase)
+		}
+		tv.tick()
+	}
+	if tv.v.trip.id == stoppedTrip {
+		t.Error("the repaired car drives on the trip it was stopped on; want a new trip")
+	}
+}
