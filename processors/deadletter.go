@@ -98,3 +98,24 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// ApplyFunc applies one vehicle message, as raw bytes, in a group's callback. An error means the
+// message is refused; RawInput turns it into a dead letter.
+type ApplyFunc func(ctx goka.Context, raw []byte) error
+
+// RawInput is the input edge every vehicle group uses, and the one adapter that decides what an
+// error means: the topic is read as raw bytes (codecs.Raw, which never fails), apply decodes and
+// applies them, and any error becomes a dead letter on deadLetters instead of stopping the
+// processor. The callback is timed into fleetstream_processing_seconds.
+func RawInput(group goka.Group, topic, deadLetters goka.Stream, m *Metrics, apply ApplyFunc) goka.Edge {
+	cb := func(ctx goka.Context, msg any) {
+		raw, err := RawValue(msg)
+		if err == nil {
+			err = apply(ctx, raw)
+		}
+		if err != nil {
+			EmitDeadLetter(ctx, deadLetters, string(group), raw, err, m)
+		}
+	}
+	return goka.Input(topic, codecs.Raw{}, m.Instrument(string(group), topic, cb))
+}

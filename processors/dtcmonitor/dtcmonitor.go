@@ -135,7 +135,7 @@ func (c Config) Severity(code string) string {
 func Define(cfg Config) *goka.GroupGraph {
 	p := &processor{cfg: cfg, now: time.Now}
 	return goka.DefineGroup(Group,
-		goka.Input(cfg.Diagnostics, codecs.Raw{}, cfg.Metrics.Instrument(string(Group), cfg.Diagnostics, p.process)),
+		processors.RawInput(Group, cfg.Diagnostics, cfg.DeadLetters, cfg.Metrics, p.apply),
 		goka.Join(cfg.VehicleTable, codecs.JSON[codecs.VehicleState]{}),
 		goka.Persist(codecs.JSON[codecs.DTCState]{}),
 		goka.Output(cfg.DTCEvents, codecs.JSON[codecs.DTCEvent]{}),
@@ -147,17 +147,6 @@ func Define(cfg Config) *goka.GroupGraph {
 type processor struct {
 	cfg Config
 	now func() time.Time
-}
-
-// process is the callback of the diagnostics input.
-func (p *processor) process(ctx goka.Context, msg any) {
-	raw, err := processors.RawValue(msg)
-	if err == nil {
-		err = p.apply(ctx, raw)
-	}
-	if err != nil {
-		processors.EmitDeadLetter(ctx, p.cfg.DeadLetters, string(Group), raw, err, p.cfg.Metrics)
-	}
 }
 
 func (p *processor) apply(ctx goka.Context, raw []byte) error {

@@ -48,7 +48,7 @@ func (c Config) Validate() error {
 func Define(cfg Config) *goka.GroupGraph {
 	p := &processor{cfg: cfg, now: time.Now}
 	return goka.DefineGroup(Group,
-		goka.Input(cfg.Trips, codecs.Raw{}, cfg.Metrics.Instrument(string(Group), cfg.Trips, p.process)),
+		processors.RawInput(Group, cfg.Trips, cfg.DeadLetters, cfg.Metrics, p.apply),
 		goka.Persist(codecs.JSON[codecs.TripState]{}),
 		goka.Output(cfg.DeadLetters, codecs.JSON[codecs.DeadLetter]{}),
 	)
@@ -57,17 +57,6 @@ func Define(cfg Config) *goka.GroupGraph {
 type processor struct {
 	cfg Config
 	now func() time.Time
-}
-
-// process is the callback of the trips input.
-func (p *processor) process(ctx goka.Context, msg any) {
-	raw, err := processors.RawValue(msg)
-	if err == nil {
-		err = p.apply(ctx, raw)
-	}
-	if err != nil {
-		processors.EmitDeadLetter(ctx, p.cfg.DeadLetters, string(Group), raw, err, p.cfg.Metrics)
-	}
 }
 
 func (p *processor) apply(ctx goka.Context, raw []byte) error {

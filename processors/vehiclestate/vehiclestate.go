@@ -74,7 +74,7 @@ func (c Config) Validate() error {
 func Define(cfg Config) *goka.GroupGraph {
 	p := &processor{cfg: cfg, now: time.Now}
 	return goka.DefineGroup(Group,
-		goka.Input(cfg.Telemetry, codecs.Raw{}, cfg.Metrics.Instrument(string(Group), cfg.Telemetry, p.process)),
+		processors.RawInput(Group, cfg.Telemetry, cfg.DeadLetters, cfg.Metrics, p.apply),
 		goka.Join(cfg.TripTable, codecs.JSON[codecs.TripState]{}),
 		goka.Persist(codecs.JSON[codecs.VehicleState]{}),
 		goka.Output(cfg.Anomalies, codecs.JSON[codecs.Anomaly]{}),
@@ -86,17 +86,6 @@ func Define(cfg Config) *goka.GroupGraph {
 type processor struct {
 	cfg Config
 	now func() time.Time
-}
-
-// process is the callback of the telemetry input.
-func (p *processor) process(ctx goka.Context, msg any) {
-	raw, err := processors.RawValue(msg)
-	if err == nil {
-		err = p.apply(ctx, raw)
-	}
-	if err != nil {
-		processors.EmitDeadLetter(ctx, p.cfg.DeadLetters, string(Group), raw, err, p.cfg.Metrics)
-	}
 }
 
 func (p *processor) apply(ctx goka.Context, raw []byte) error {
