@@ -1,13 +1,13 @@
 package processors
 
 import (
-	"errors"
 	"time"
 
 	"github.com/lovoo/goka"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fleetstream/fleetstream/codecs"
+	"github.com/fleetstream/fleetstream/topology"
 )
 
 // Results of a stop-worthy trouble code, the label of fleetstream_commands_issued_total.
@@ -85,15 +85,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// register registers c, or returns the identical collector reg already holds.
+// register registers c, or returns the identical collector reg already holds; a conflicting
+// collector is a wiring error to fix at start-up, so it panics like prometheus.MustRegister.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
+	c, err := topology.Register(reg, c)
+	if err != nil {
 		panic(err)
 	}
 	return c

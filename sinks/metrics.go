@@ -1,10 +1,11 @@
 package sinks
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fleetstream/fleetstream/topology"
 )
 
 // Results of a WriteBatch call, the result label of fleetstream_sink_batches_total.
@@ -46,7 +47,7 @@ func NewDeadLetterCounter(reg prometheus.Registerer) (*prometheus.CounterVec, er
 		Name: "fleetstream_dead_letters_total",
 		Help: "Messages a processor group could not decode or apply and sent to dead-letters, by group and reason.",
 	}, []string{"group", "reason"})
-	return register(reg, c)
+	return topology.Register(reg, c)
 }
 
 func newMetrics(reg prometheus.Registerer, deadLetters *prometheus.CounterVec) (*metrics, error) {
@@ -80,37 +81,20 @@ func newMetrics(reg prometheus.Registerer, deadLetters *prometheus.CounterVec) (
 			return nil, fmt.Errorf("%w (pass the registry's family in Config.DeadLetters)", err)
 		}
 	}
-	if m.batches, err = register(reg, m.batches); err != nil {
+	if m.batches, err = topology.Register(reg, m.batches); err != nil {
 		return nil, err
 	}
-	if m.records, err = register(reg, m.records); err != nil {
+	if m.records, err = topology.Register(reg, m.records); err != nil {
 		return nil, err
 	}
-	if m.retries, err = register(reg, m.retries); err != nil {
+	if m.retries, err = topology.Register(reg, m.retries); err != nil {
 		return nil, err
 	}
-	if m.write, err = register(reg, m.write); err != nil {
+	if m.write, err = topology.Register(reg, m.write); err != nil {
 		return nil, err
 	}
-	if m.inflight, err = register(reg, m.inflight); err != nil {
+	if m.inflight, err = topology.Register(reg, m.inflight); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c with reg, or returns the identical collector reg already holds.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("sinks: register metrics: %w", err)
-	}
-	return c, nil
 }

@@ -1,11 +1,11 @@
 package shadow
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fleetstream/fleetstream/topology"
 )
 
 // Results of a command, the result label of fleetstream_commands_delivered_total.
@@ -53,30 +53,18 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.delivered, err = register(reg, m.delivered); err != nil {
+	if m.delivered, err = topology.Register(reg, m.delivered); err != nil {
 		return nil, err
 	}
-	if m.latency, err = register(reg, m.latency); err != nil {
+	if m.latency, err = topology.Register(reg, m.latency); err != nil {
 		return nil, err
 	}
-	if m.retries, err = register(reg, m.retries); err != nil {
+	if m.retries, err = topology.Register(reg, m.retries); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("shadow: register metrics: %w", err)
-	}
-	return c, nil
-}
 
 func (m *Metrics) result(backend, result string) {
 	if m != nil {

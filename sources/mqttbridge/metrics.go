@@ -1,10 +1,9 @@
 package mqttbridge
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fleetstream/fleetstream/topology"
 )
 
 // Results of a bridged message, the values of the result label.
@@ -37,13 +36,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	var err error
-	if m.messages, err = register(reg, m.messages); err != nil {
+	if m.messages, err = topology.Register(reg, m.messages); err != nil {
 		return nil, err
 	}
-	if m.latency, err = register(reg, m.latency); err != nil {
+	if m.latency, err = topology.Register(reg, m.latency); err != nil {
 		return nil, err
 	}
-	if m.inflight, err = register(reg, m.inflight); err != nil {
+	if m.inflight, err = topology.Register(reg, m.inflight); err != nil {
 		return nil, err
 	}
 	for _, r := range []string{ResultProduced, ResultDeadLettered, ResultFailed} {
@@ -52,19 +51,3 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// register registers c, or returns the collector already registered under its name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("mqttbridge: register metrics: %w", err)
-	}
-	return c, nil
-}

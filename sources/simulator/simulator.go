@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fleetstream/fleetstream/topology"
 )
 
 const (
@@ -100,10 +102,10 @@ func New(cfg Config, pub Publisher) (*Simulator, error) {
 		Help: "Publishes that failed; the simulator carries on without resending them.",
 	})
 	var err error
-	if s.messages, err = register(cfg.Registerer, messages); err != nil {
+	if s.messages, err = topology.Register(cfg.Registerer, messages); err != nil {
 		return nil, err
 	}
-	if s.errors, err = register(cfg.Registerer, failures); err != nil {
+	if s.errors, err = topology.Register(cfg.Registerer, failures); err != nil {
 		return nil, err
 	}
 	for _, k := range []Kind{KindTelemetry, KindTrip, KindDTC} {
@@ -112,22 +114,6 @@ func New(cfg Config, pub Publisher) (*Simulator, error) {
 	return s, nil
 }
 
-// register registers c, or returns the collector already registered under its name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("simulator: register metrics: %w", err)
-	}
-	return c, nil
-}
 
 // VINs returns the fleet's VINs in vehicle order.
 func (s *Simulator) VINs() []string {
