@@ -32,7 +32,7 @@ func DecodeDTC(b []byte) (DTC, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return DTC{}, decodeErr(ReasonInvalidJSON, "%v", err)
 	}
-	if !validVIN(w.VIN) {
+	if !ValidVIN(w.VIN) {
 		return DTC{}, decodeErr(ReasonMissingVIN, "vin %q", truncate([]byte(w.VIN), 32))
 	}
 	ts, err := ParseTime(w.Timestamp)

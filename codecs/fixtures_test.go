@@ -57,7 +57,7 @@ func utc(y int, mo time.Month, d, h, mi, s, ns int) time.Time {
 // checkSignalInvariants fails for a decoded signal that breaks what every consumer relies on.
 func checkSignalInvariants(tb testing.TB, s Signal) {
 	tb.Helper()
-	if !validVIN(s.VIN) {
+	if !ValidVIN(s.VIN) {
 		tb.Fatalf("signal has invalid VIN %q", s.VIN)
 	}
 	if c, ok := CanonicalSignal(s.Name); !ok || c != s.Name {

@@ -155,7 +155,7 @@ func referenceDecodeTelemetry(b []byte) (signals []Signal, reason Reason, ambigu
 		return nil, ReasonInvalidJSON, false
 	}
 	if w.Name != nil {
-		if !validVIN(w.VIN) {
+		if !ValidVIN(w.VIN) {
 			return nil, ReasonMissingVIN, false
 		}
 		ts, err := ParseTime(w.Timestamp)
@@ -195,7 +195,7 @@ func referenceDecodeTelemetry(b []byte) (signals []Signal, reason Reason, ambigu
 	} else if raw, ok := m["vin"]; ok {
 		_ = json.Unmarshal(raw, &vin)
 	}
-	if !validVIN(vin) {
+	if !ValidVIN(vin) {
 		return nil, ReasonMissingVIN, false
 	}
 	if raw, ok := m["trip_id"]; ok {
@@ -285,7 +285,7 @@ func FuzzDecodeTrip(f *testing.F) {
 			checkRejection(t, err)
 			return
 		}
-		if !validVIN(a.VIN) {
+		if !ValidVIN(a.VIN) {
 			t.Fatalf("invalid VIN %q", a.VIN)
 		}
 		if a.TripID == "" || len(a.TripID) > 128 {
@@ -317,7 +317,7 @@ func FuzzDecodeDTC(f *testing.F) {
 			checkRejection(t, err)
 			return
 		}
-		if !validVIN(d.VIN) {
+		if !ValidVIN(d.VIN) {
 			t.Fatalf("invalid VIN %q", d.VIN)
 		}
 		if !ValidDTCCode(d.Code) {

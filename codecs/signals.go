@@ -66,6 +66,9 @@ var signalAliases = map[string]string{
 // maxNameLen bounds signal names and VINs so a hostile message cannot grow state without limit.
 const maxNameLen = 64
 
+// MaxVINLen is the longest VIN ValidVIN accepts.
+const MaxVINLen = maxNameLen
+
 // CanonicalSignal returns the canonical name for a signal name a source sent: aliases are
 // resolved, camelCase becomes snake_case and case is folded. ok is false for a name that is empty,
 // too long, or holds characters other than letters, digits, '_', '-' and '.'.
@@ -111,9 +114,9 @@ func SignalKind(canonical string) (Kind, bool) {
 	return k, ok
 }
 
-// validVIN accepts what real fleets and simulators send: 1 to 64 letters, digits, '-' or '_'.
+// ValidVIN accepts what real fleets and simulators send: 1 to 64 letters, digits, '-' or '_'.
 // Simulator VINs break ISO 3779 (I, O, Q, no check digit) and are accepted on purpose.
-func validVIN(vin string) bool {
+func ValidVIN(vin string) bool {
 	if vin == "" || len(vin) > maxNameLen {
 		return false
 	}

@@ -44,7 +44,7 @@ func DecodeTelemetry(b []byte) ([]Signal, error) {
 	if w.Name == nil {
 		return decodeTick(b)
 	}
-	if !validVIN(w.VIN) {
+	if !ValidVIN(w.VIN) {
 		return nil, decodeErr(ReasonMissingVIN, "vin %q", truncate([]byte(w.VIN), 32))
 	}
 	ts, err := ParseTime(w.Timestamp)
@@ -115,7 +115,7 @@ func decodeTick(b []byte) ([]Signal, error) {
 		vinRaw = vinUpper
 	}
 	vin := jsonString(vinRaw)
-	if !validVIN(vin) {
+	if !ValidVIN(vin) {
 		return nil, decodeErr(ReasonMissingVIN, "vin %q", truncate([]byte(vin), 32))
 	}
 	trip := jsonString(tripRaw)

@@ -72,7 +72,7 @@ func DecodeTrip(b []byte) (TripAggregate, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return TripAggregate{}, decodeErr(ReasonInvalidJSON, "%v", err)
 	}
-	if !validVIN(w.VIN) {
+	if !ValidVIN(w.VIN) {
 		return TripAggregate{}, decodeErr(ReasonMissingVIN, "vin %q", truncate([]byte(w.VIN), 32))
 	}
 	if w.TripID == "" || len(w.TripID) > 128 {

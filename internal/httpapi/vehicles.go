@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+
+	"github.com/fleetstream/fleetstream/codecs"
 )
 
 // VehicleStore is the vehicle state behind /api/vehicles, typically goka views of the
@@ -31,24 +33,9 @@ const (
 	MaxVINLimit     = 10000
 )
 
-// maxVINLen matches what the codecs package accepts as a VIN.
-const maxVINLen = 64
-
-// ValidVIN reports whether vin can be a vehicle key: 1 to 64 ASCII letters, digits, '-' or '_'.
-// It is the rule the codecs package applies to incoming records (lenient on purpose: simulator
-// VINs break ISO 3779), so every VIN the topology stores passes.
-func ValidVIN(vin string) bool {
-	if vin == "" || len(vin) > maxVINLen {
-		return false
-	}
-	for i := 0; i < len(vin); i++ {
-		c := vin[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// ValidVIN reports whether vin can be a vehicle key; it is codecs.ValidVIN, the rule applied
+// to incoming records, so every VIN the topology stores passes.
+func ValidVIN(vin string) bool { return codecs.ValidVIN(vin) }
 
 // errorBody is the JSON of every error answer of /api/.
 type errorBody struct {
@@ -60,7 +47,7 @@ func (s *Server) vehicle(w http.ResponseWriter, r *http.Request) {
 	vin := r.PathValue("vin")
 	if !ValidVIN(vin) {
 		s.writeJSON(w, http.StatusBadRequest, errorBody{
-			Error: fmt.Sprintf("invalid VIN: want 1 to %d letters, digits, '-' or '_'", maxVINLen),
+			Error: fmt.Sprintf("invalid VIN: want 1 to %d letters, digits, '-' or '_'", codecs.MaxVINLen),
 			VIN:   vin,
 		})
 		return

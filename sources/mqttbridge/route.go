@@ -65,21 +65,6 @@ func match(filter, topic string) (ok, lastIsWild bool) {
 	return false, false
 }
 
-// validVIN accepts what codecs accepts: 1 to 64 letters, digits, '-' or '_' (simulator VINs
-// break ISO 3779 and are welcome).
-func validVIN(v string) bool {
-	if v == "" || len(v) > 64 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 // vinFromPayload reads vin (v2 shapes) or VIN (v3 tick) from a JSON object.
 func vinFromPayload(b []byte) (string, *codecs.DecodeError) {
 	var w struct {
@@ -90,7 +75,7 @@ func vinFromPayload(b []byte) (string, *codecs.DecodeError) {
 		return "", &codecs.DecodeError{Reason: codecs.ReasonInvalidJSON, Detail: "no VIN in the topic, and the payload is not a JSON object: " + truncate(err.Error(), 120)}
 	}
 	for _, v := range []*string{w.Lower, w.Upper} {
-		if v != nil && validVIN(*v) {
+		if v != nil && codecs.ValidVIN(*v) {
 			return *v, nil
 		}
 	}
@@ -123,7 +108,7 @@ func (r router) route(topic string, payload []byte) destination {
 			continue
 		}
 		if lastIsWild {
-			if vin := topic[strings.LastIndexByte(topic, '/')+1:]; validVIN(vin) {
+			if vin := topic[strings.LastIndexByte(topic, '/')+1:]; codecs.ValidVIN(vin) {
 				return destination{topic: rt.Topic, key: vin}
 			}
 		}

@@ -114,7 +114,6 @@ func New(cfg Config, pub Publisher) (*Simulator, error) {
 	return s, nil
 }
 
-
 // VINs returns the fleet's VINs in vehicle order.
 func (s *Simulator) VINs() []string {
 	vins := make([]string, len(s.vehicles))
