@@ -32,17 +32,33 @@ type JSON[T any] struct{}
 func (JSON[T]) Encode(v any) ([]byte, error) {
 	switch x := v.(type) {
 	case *T:
-		return json.Marshal(x)
+		return marshal(x)
 	case T:
-		return json.Marshal(&x)
+		return marshal(&x)
 	}
 	var zero T
 	return nil, fmt.Errorf("codecs.JSON[%T]: cannot encode %T", zero, v)
 }
 
+// marshal is json.Marshal, through the type's own encoder where it has one (statejson.go).
+func marshal[T any](v *T) ([]byte, error) {
+	if a, ok := any(v).(jsonAppender); ok && v != nil {
+		if b, ok := a.appendJSON(make([]byte, 0, 2048)); ok {
+			return b, nil
+		}
+	}
+	return json.Marshal(v)
+}
+
 // Decode unmarshals into a new *T.
 func (JSON[T]) Decode(b []byte) (any, error) {
 	v := new(T)
+	if p, ok := any(v).(jsonParser); ok {
+		if p.parseJSON(b) {
+			return v, nil
+		}
+		v = new(T) // the fast path gave up part-way: json.Unmarshal starts afresh
+	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return nil, fmt.Errorf("codecs.JSON[%T]: %w", *v, err)
 	}

@@ -71,27 +71,31 @@ func (v Value) String() string {
 }
 
 // MarshalJSON writes the plain JSON form.
-func (v Value) MarshalJSON() ([]byte, error) {
+func (v Value) MarshalJSON() ([]byte, error) { return v.appendJSON(nil), nil }
+
+// appendJSON appends the plain JSON form; it never fails (NaN and ±Inf are null).
+func (v Value) appendJSON(b []byte) []byte {
 	switch v.Kind {
 	case KindNumber:
 		if !finite(v.Num) {
-			return []byte("null"), nil
+			return append(b, "null"...)
 		}
-		return strconv.AppendFloat(nil, v.Num, 'g', -1, 64), nil
+		return strconv.AppendFloat(b, v.Num, 'g', -1, 64)
 	case KindString:
-		return json.Marshal(v.Str)
+		return appendJSONString(b, v.Str)
 	case KindBool:
-		return strconv.AppendBool(nil, v.Bool), nil
+		return strconv.AppendBool(b, v.Bool)
 	case KindLocation:
 		if !finite(v.Lat) || !finite(v.Lon) {
-			return []byte("null"), nil // as for a number: JSON has no NaN or infinity
+			return append(b, "null"...) // as for a number: JSON has no NaN or infinity
 		}
-		b := append([]byte(`{"latitude":`), strconv.FormatFloat(v.Lat, 'g', -1, 64)...)
+		b = append(b, `{"latitude":`...)
+		b = strconv.AppendFloat(b, v.Lat, 'g', -1, 64)
 		b = append(b, `,"longitude":`...)
 		b = strconv.AppendFloat(b, v.Lon, 'g', -1, 64)
-		return append(b, '}'), nil
+		return append(b, '}')
 	}
-	return []byte("null"), nil
+	return append(b, "null"...)
 }
 
 // UnmarshalJSON reads the plain JSON form.
