@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // vehicle-state reads and writes its table value (a VehicleState of about 2 KB) on every
@@ -208,11 +209,19 @@ var signalNames = func() map[string]string {
 	return m
 }()
 
-// jsonReader reads the JSON that the appendJSON methods write. Every method returns false for
-// anything it does not accept exactly as encoding/json would, and the caller then gives up.
+// jsonReader reads the JSON that the appendJSON methods write. Its methods return false, and
+// set bad, for anything they do not accept exactly as encoding/json would; the caller then
+// gives up.
 type jsonReader struct {
-	b []byte
-	i int
+	b   []byte
+	i   int
+	bad bool
+	key []byte // the key of the member being read, unquoted
+}
+
+func (r *jsonReader) fail() bool {
+	r.bad = true
+	return false
 }
 
 func (r *jsonReader) skip(c byte) bool {
@@ -235,70 +244,141 @@ func (r *jsonReader) null() bool {
 }
 
 // end reports whether only white space is left.
-func (r *jsonReader) end() bool { return skipSpace(r.b, r.i) == len(r.b) }
+func (r *jsonReader) end() bool { return !r.bad && skipSpace(r.b, r.i) == len(r.b) }
 
-// rawString returns the next token, a valid JSON string, with its quotes.
-func (r *jsonReader) rawString() ([]byte, bool) {
+// rawString returns the next token, a valid JSON string, with its quotes, and whether it
+// needs no unquoting.
+func (r *jsonReader) rawString() (raw []byte, plain bool, ok bool) {
 	r.i = skipSpace(r.b, r.i)
 	if r.i >= len(r.b) || r.b[r.i] != '"' {
-		return nil, false
+		return nil, false, r.fail()
 	}
-	end := skipString(r.b, r.i)
+	// One pass finds the closing quote and whether the content needs no unquoting: no
+	// escapes, no control characters, valid UTF-8 (what plainString accepts).
+	start, end := r.i, -1
+	plain, ascii := true, true
+	for j := start + 1; j < len(r.b); j++ {
+		c := r.b[j]
+		if c == '"' {
+			end = j + 1
+			break
+		}
+		switch {
+		case c == '\\':
+			plain = false
+			j++
+		case c < 0x20:
+			plain = false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
 	if end < 0 {
-		return nil, false
+		return nil, false, r.fail()
 	}
-	raw := r.b[r.i:end]
+	raw = r.b[start:end]
 	r.i = end
-	return raw, true
+	if plain && (ascii || utf8.Valid(raw[1:len(raw)-1])) {
+		return raw, true, true
+	}
+	if !json.Valid(raw) {
+		return nil, false, r.fail()
+	}
+	return raw, false, true
 }
 
 func (r *jsonReader) string() (string, bool) {
-	raw, ok := r.rawString()
+	raw, plain, ok := r.rawString()
 	if !ok {
 		return "", false
 	}
-	if name, known := signalNames[string(raw[1:len(raw)-1])]; known {
-		return name, true // a signal name, the keys of every map: no new copy per decode
-	}
-	if s, ok := plainString(raw); ok {
-		return s, true
+	if plain {
+		return string(raw[1 : len(raw)-1]), true
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
+		return "", r.fail()
 	}
 	return s, true
+}
+
+// name reads a map key: a known signal name is the constant, not a new copy per decode.
+func (r *jsonReader) name() string {
+	if n, ok := signalNames[string(r.key)]; ok {
+		return n
+	}
+	return string(r.key)
+}
+
+// firstMember reads the opening brace of an object and the first member's key into r.key;
+// false at the end of the object (or, with r.bad set, on anything else).
+func (r *jsonReader) firstMember() bool {
+	if !r.skip('{') {
+		return r.fail()
+	}
+	if r.skip('}') {
+		return false
+	}
+	return r.readKey()
+}
+
+// nextMember reads the comma and the next member's key; false at the closing brace.
+func (r *jsonReader) nextMember() bool {
+	if r.bad {
+		return false
+	}
+	if r.skip(',') {
+		return r.readKey()
+	}
+	if !r.skip('}') {
+		return r.fail()
+	}
+	return false
+}
+
+func (r *jsonReader) readKey() bool {
+	raw, plain, ok := r.rawString()
+	if !ok {
+		return false
+	}
+	if plain {
+		r.key = raw[1 : len(raw)-1]
+	} else {
+		var k string
+		if err := json.Unmarshal(raw, &k); err != nil {
+			return r.fail()
+		}
+		r.key = []byte(k)
+	}
+	if !r.skip(':') {
+		return r.fail()
+	}
+	return true
 }
 
 // scalar returns the next token, a valid JSON string, number, true, false or null.
 func (r *jsonReader) scalar() ([]byte, bool) {
 	r.i = skipSpace(r.b, r.i)
 	if r.i >= len(r.b) {
-		return nil, false
+		return nil, r.fail()
 	}
 	switch c := r.b[r.i]; {
 	case c == '"':
-		raw, ok := r.rawString()
-		if !ok {
-			return nil, false
-		}
-		if _, ok := plainString(raw); !ok && !json.Valid(raw) {
-			return nil, false
-		}
-		return raw, true
+		raw, _, ok := r.rawString()
+		return raw, ok
 	case c == '{' || c == '[':
-		return nil, false
+		return nil, r.fail()
 	}
 	end := skipValue(r.b, r.i)
 	if end < 0 {
-		return nil, false
+		return nil, r.fail()
 	}
 	tok := r.b[r.i:end]
 	switch string(tok) {
 	case "true", "false", "null":
 	default:
 		if !jsonNumber(tok) {
-			return nil, false
+			return nil, r.fail()
 		}
 	}
 	r.i = end
@@ -308,7 +388,7 @@ func (r *jsonReader) scalar() ([]byte, bool) {
 func (r *jsonReader) number() ([]byte, bool) {
 	tok, ok := r.scalar()
 	if !ok || !jsonNumber(tok) {
-		return nil, false
+		return nil, r.fail()
 	}
 	return tok, true
 }
@@ -319,7 +399,10 @@ func (r *jsonReader) float() (float64, bool) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(string(tok), 64)
-	return f, err == nil
+	if err != nil {
+		return 0, r.fail()
+	}
+	return f, true
 }
 
 func (r *jsonReader) int64() (int64, bool) {
@@ -328,13 +411,19 @@ func (r *jsonReader) int64() (int64, bool) {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(string(tok), 10, 64)
-	return n, err == nil
+	if err != nil {
+		return 0, r.fail()
+	}
+	return n, true
 }
 
 // time reads a time.Time field the way encoding/json does: the raw token to UnmarshalJSON.
 func (r *jsonReader) time(t *time.Time) bool {
 	tok, ok := r.scalar()
-	return ok && t.UnmarshalJSON(tok) == nil
+	if !ok || t.UnmarshalJSON(tok) != nil {
+		return r.fail()
+	}
+	return true
 }
 
 // value reads a Value field: a scalar, or the {"latitude","longitude"} object of a location,
@@ -345,7 +434,7 @@ func (r *jsonReader) value(v *Value) bool {
 	if r.i < len(r.b) && r.b[r.i] == '{' {
 		end := skipValue(r.b, r.i)
 		if end < 0 || !json.Valid(r.b[r.i:end]) {
-			return false
+			return r.fail()
 		}
 		tok, r.i = r.b[r.i:end], end
 	} else {
@@ -354,37 +443,19 @@ func (r *jsonReader) value(v *Value) bool {
 			return false
 		}
 	}
-	return v.UnmarshalJSON(tok) == nil
-}
-
-// object reads an object, calling member for each key with the reader at its value; member
-// reads the value. Keys are unquoted as encoding/json does.
-func (r *jsonReader) object(member func(key string) bool) bool {
-	if !r.skip('{') {
-		return false
+	if v.UnmarshalJSON(tok) != nil {
+		return r.fail()
 	}
-	if r.skip('}') {
-		return true
-	}
-	for {
-		key, ok := r.string()
-		if !ok || !r.skip(':') || !member(key) {
-			return false
-		}
-		if r.skip(',') {
-			continue
-		}
-		return r.skip('}')
-	}
+	return true
 }
 
 // fields guards against a field given twice, which encoding/json merges in ways not worth
-// copying: the caller gives up instead.
+// copying: the reader gives up instead.
 type fields uint16
 
-func (f *fields) first(bit fields) bool {
+func (f *fields) first(r *jsonReader, bit fields) bool {
 	if *f&bit != 0 {
-		return false
+		return r.fail()
 	}
 	*f |= bit
 	return true
@@ -431,119 +502,145 @@ func jsonNumber(tok []byte) bool {
 }
 
 func (s *VehicleState) parseJSON(b []byte) bool {
-	r := jsonReader{b: b}
+	r := &jsonReader{b: b}
 	var seen fields
-	ok := r.object(func(key string) bool {
-		switch key {
+	for more := r.firstMember(); more; more = r.nextMember() {
+		switch string(r.key) {
 		case "vin":
-			var ok bool
-			s.VIN, ok = r.string()
-			return seen.first(1) && ok
+			if seen.first(r, 1) {
+				s.VIN, _ = r.string()
+			}
 		case "trip_id":
-			var ok bool
-			s.TripID, ok = r.string()
-			return seen.first(2) && ok
+			if seen.first(r, 2) {
+				s.TripID, _ = r.string()
+			}
 		case "updated_at":
-			return seen.first(4) && r.time(&s.UpdatedAt)
+			if seen.first(r, 4) {
+				r.time(&s.UpdatedAt)
+			}
 		case "signals":
+			if !seen.first(r, 8) {
+				break
+			}
 			if r.null() {
 				s.Signals = nil // what the encoder writes for a nil map
-				return seen.first(8)
+				break
 			}
 			s.Signals = make(map[string]SignalState, len(knownSignals))
-			return seen.first(8) && r.object(func(name string) bool {
+			for more := r.firstMember(); more; more = r.nextMember() {
+				name := r.name()
 				var sig SignalState
-				ok := r.object(func(key string) bool {
-					switch key {
+				for more := r.firstMember(); more; more = r.nextMember() {
+					switch string(r.key) {
 					case "value":
-						return r.value(&sig.Value)
+						r.value(&sig.Value)
 					case "time":
-						return r.time(&sig.Time)
+						r.time(&sig.Time)
+					default:
+						r.fail()
 					}
-					return false
-				})
+				}
 				s.Signals[name] = sig
-				return ok
-			})
+			}
 		case "stats":
+			if !seen.first(r, 16) {
+				break
+			}
 			s.Stats = make(map[string]RollingStat, len(knownSignals))
-			return seen.first(16) && r.object(func(name string) bool {
+			for more := r.firstMember(); more; more = r.nextMember() {
+				name := r.name()
 				var st RollingStat
-				ok := r.object(func(key string) bool {
-					var ok bool
-					switch key {
+				for more := r.firstMember(); more; more = r.nextMember() {
+					switch string(r.key) {
 					case "n":
-						st.N, ok = r.int64()
+						st.N, _ = r.int64()
 					case "mean":
-						st.Mean, ok = r.float()
+						st.Mean, _ = r.float()
 					case "var":
-						st.Var, ok = r.float()
+						st.Var, _ = r.float()
+					default:
+						r.fail()
 					}
-					return ok
-				})
+				}
 				s.Stats[name] = st
-				return ok
-			})
+			}
 		case "open_anomalies":
+			if !seen.first(r, 32) {
+				break
+			}
 			s.OpenAnomalies = map[string]Anomaly{}
-			return seen.first(32) && r.object(func(name string) bool {
+			for more := r.firstMember(); more; more = r.nextMember() {
+				name := string(r.key)
 				var a Anomaly
-				ok := a.parseJSON(&r)
+				a.parseJSON(r)
 				s.OpenAnomalies[name] = a
-				return ok
-			})
+			}
 		case "messages":
-			var ok bool
-			s.Messages, ok = r.int64()
-			return seen.first(64) && ok
+			if seen.first(r, 64) {
+				s.Messages, _ = r.int64()
+			}
+		default:
+			r.fail()
 		}
-		return false
-	})
-	return ok && r.end()
+	}
+	return r.end()
 }
 
-func (a *Anomaly) parseJSON(r *jsonReader) bool {
+func (a *Anomaly) parseJSON(r *jsonReader) {
 	var seen fields
-	return r.object(func(key string) bool {
-		var ok bool
-		var state string
-		switch key {
+	for more := r.firstMember(); more; more = r.nextMember() {
+		switch string(r.key) {
 		case "id":
-			a.ID, ok = r.string()
-			return seen.first(1) && ok
+			if seen.first(r, 1) {
+				a.ID, _ = r.string()
+			}
 		case "vin":
-			a.VIN, ok = r.string()
-			return seen.first(2) && ok
+			if seen.first(r, 2) {
+				a.VIN, _ = r.string()
+			}
 		case "trip_id":
-			a.TripID, ok = r.string()
-			return seen.first(4) && ok
+			if seen.first(r, 4) {
+				a.TripID, _ = r.string()
+			}
 		case "rule":
-			a.Rule, ok = r.string()
-			return seen.first(8) && ok
+			if seen.first(r, 8) {
+				a.Rule, _ = r.string()
+			}
 		case "signal":
-			a.Signal, ok = r.string()
-			return seen.first(16) && ok
+			if seen.first(r, 16) {
+				a.Signal, _ = r.string()
+			}
 		case "state":
-			state, ok = r.string()
-			a.State = AnomalyState(state)
-			return seen.first(32) && ok
+			if seen.first(r, 32) {
+				state, _ := r.string()
+				a.State = AnomalyState(state)
+			}
 		case "severity":
-			a.Severity, ok = r.string()
-			return seen.first(64) && ok
+			if seen.first(r, 64) {
+				a.Severity, _ = r.string()
+			}
 		case "value":
-			a.Value, ok = r.float()
-			return seen.first(128) && ok
+			if seen.first(r, 128) {
+				a.Value, _ = r.float()
+			}
 		case "threshold":
-			a.Threshold, ok = r.float()
-			return seen.first(256) && ok
+			if seen.first(r, 256) {
+				a.Threshold, _ = r.float()
+			}
 		case "message":
-			a.Message, ok = r.string()
-			return seen.first(512) && ok
+			if seen.first(r, 512) {
+				a.Message, _ = r.string()
+			}
 		case "started_at":
-			return seen.first(1024) && r.time(&a.StartedAt)
+			if seen.first(r, 1024) {
+				r.time(&a.StartedAt)
+			}
 		case "time":
-			return seen.first(2048) && r.time(&a.Time)
+			if seen.first(r, 2048) {
+				r.time(&a.Time)
+			}
+		default:
+			r.fail()
 		}
-		return false
-	})
+	}
 }

@@ -177,8 +177,8 @@ func TestVehicleStateJSONDecodeOtherShapes(t *testing.T) {
 		" \n" + base + "\t ",
 		strings.Replace(base, `"vin":"V1",`, ``, 1) + ``,
 		strings.Replace(base, `{"vin":"V1",`, `{"messages":1,"vin":"V1",`, 1), // repeated field
-		strings.Replace(base, `"vin"`, `"VIN"`, 1),                           // other case
-		strings.Replace(base, `"vin"`, `"v\u0069n"`, 1),                      // escaped key
+		strings.Replace(base, `"vin"`, `"VIN"`, 1),                            // other case
+		strings.Replace(base, `"vin"`, `"v\u0069n"`, 1),                       // escaped key
 		strings.Replace(base, `"vin":"V1"`, `"vin":"V\u00fc\n"`, 1),
 		strings.Replace(base, `"vin":"V1"`, `"vin":null`, 1),
 		strings.Replace(base, `"vin":"V1"`, `"vin":17`, 1),
