@@ -65,7 +65,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-
 func (m *Metrics) result(backend, result string) {
 	if m != nil {
 		m.delivered.WithLabelValues(backend, result).Inc()
