@@ -48,9 +48,9 @@ func (b Builder) logger() *slog.Logger {
 
 func (b Builder) storage(kind string) storage.Builder {
 	if b.StorageDir == "" {
-		return storage.MemoryBuilder()
+		return memoryStorageBuilder()
 	}
-	return storage.DefaultBuilder(filepath.Join(b.StorageDir, kind))
+	return lazyOffsetStorage(storage.DefaultBuilder(filepath.Join(b.StorageDir, kind)))
 }
 
 func (b Builder) topicManagerConfig() *goka.TopicManagerConfig {

@@ -131,6 +131,11 @@ func (k Kafka) Sarama() (*sarama.Config, error) {
 	}
 	cfg.Producer.Compression, _ = compression(k.Compression)
 	cfg.Producer.Idempotent = false
+	// goka lingers up to 100 ms before a produce request goes out, and a producer with little
+	// traffic (dtc-monitor's commands) adds that to every hop of the DTC-to-command path. 10 ms
+	// (franz-go's default linger) keeps that path fast; busy producers flush at Flush.Bytes
+	// (goka's 64 KiB) long before, so their batching is unchanged (make bench, README).
+	cfg.Producer.Flush.Frequency = 10 * time.Millisecond
 	cfg.Metadata.RefreshFrequency = time.Minute
 	if err := k.Security.apply(cfg); err != nil {
 		return nil, err
