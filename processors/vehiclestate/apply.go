@@ -45,7 +45,31 @@ type Result struct {
 // yet), with trip the joined trip state (nil when unknown), and evaluates rs on every numeric
 // signal newer than the stored reading. It does not modify prev.
 func Apply(prev *codecs.VehicleState, signals []codecs.Signal, trip *codecs.TripState, rs rules.Set) Result {
-	state := clone(prev, signals)
+	return applyTo(prev, clone(prev, signals), signals, trip, rs)
+}
+
+// applyOwned is Apply for a prev that nothing else holds, such as the state goka decodes
+// afresh for every message: it folds the signals into prev itself rather than into a copy,
+// saving the copy of three maps per message. prev ends up as the new state when Changed, and
+// otherwise as it was (its nil maps made empty, which encodes the same).
+func applyOwned(prev *codecs.VehicleState, signals []codecs.Signal, trip *codecs.TripState, rs rules.Set) Result {
+	if prev == nil {
+		return Apply(nil, signals, trip, rs)
+	}
+	if prev.Signals == nil {
+		prev.Signals = map[string]codecs.SignalState{}
+	}
+	if prev.Stats == nil {
+		prev.Stats = map[string]codecs.RollingStat{}
+	}
+	if prev.OpenAnomalies == nil {
+		prev.OpenAnomalies = map[string]codecs.Anomaly{}
+	}
+	return applyTo(prev, prev, signals, trip, rs)
+}
+
+// applyTo applies signals to state, which is prev or a copy of it.
+func applyTo(prev, state *codecs.VehicleState, signals []codecs.Signal, trip *codecs.TripState, rs rules.Set) Result {
 	res := Result{State: state}
 	alpha := rs.Alpha()
 	for _, sig := range signals {

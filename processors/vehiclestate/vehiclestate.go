@@ -98,9 +98,10 @@ func (p *processor) apply(ctx goka.Context, raw []byte) error {
 	}
 	p.cfg.Metrics.ObserveLag(string(Group), newest(signals), p.now())
 
+	// ctx.Value decodes the stored state anew on every call: this message's copy to change.
 	prev, _ := ctx.Value().(*codecs.VehicleState)
 	trip, _ := ctx.Join(p.cfg.TripTable).(*codecs.TripState)
-	res := Apply(prev, signals, trip, p.cfg.Rules)
+	res := applyOwned(prev, signals, trip, p.cfg.Rules)
 
 	for _, m := range res.Measurements {
 		ctx.Emit(p.cfg.Timeseries, ctx.Key(), m)
