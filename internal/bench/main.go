@@ -66,7 +66,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	sections := fs.String("sections", "codec,cost,throughput,latency,recovery", "sections to run, comma-separated")
 	runs := fs.String("runs", "baseline,leveldb,memory", "throughput runs: baseline (sarama, no goka), leveldb and memory (vehicle-state with that table storage)")
-	fs.IntVar(&o.rounds, "rounds", 1, "times each throughput run is repeated (alternating); the median is reported")
+	fs.IntVar(&o.rounds, "rounds", 3, "times each throughput run is repeated, in rotating order; medians are reported")
 	fs.IntVar(&o.messages, "messages", 1_000_000, "telemetry messages preloaded for the throughput runs")
 	fs.IntVar(&o.vins, "vins", 10_000, "vehicles sending them")
 	fs.IntVar(&o.partitions, "partitions", 6, "partitions of every topic")
@@ -375,12 +375,12 @@ func sectionThroughput(ctx context.Context, o options, data *fleetData, rep *rep
 	rep.printf("  events/s: input messages over the time from the consumer being ready (goka WaitForReady, sarama Setup)\n" +
 		"  until every output record (timeseries, anomalies, table/changelog) is in the broker; CPU from getrusage of this\n" +
 		"  process (the broker's from /proc of its own process)\n")
+	rep.printf("  peak RSS is the bench process's (the worker's, plus the bench's own copy of the input); load is /proc/loadavg\n")
 	results := map[string][]runResult{}
 	for round := 0; round < o.rounds; round++ {
 		runs := slices.Clone(o.runs)
-		if round%2 == 1 {
-			slices.Reverse(runs)
-		}
+		k := round % len(runs)
+		runs = append(runs[k:], runs[:k]...) // each run goes first in some round
 		for _, name := range runs {
 			var r runResult
 			if name == "baseline" {
@@ -396,26 +396,43 @@ func sectionThroughput(ctx context.Context, o options, data *fleetData, rep *rep
 			results[name] = append(results[name], r)
 		}
 	}
-	median := func(name string) (runResult, bool) {
+	type summary struct {
+		rate, best, cpu, brokerCPU float64
+	}
+	summarize := func(name string) (summary, bool) {
 		rs := results[name]
 		if len(rs) == 0 {
-			return runResult{}, false
+			return summary{}, false
 		}
-		rs = slices.Clone(rs)
-		slices.SortFunc(rs, func(a, b runResult) int { return int(a.elapsed - b.elapsed) })
-		return rs[len(rs)/2], true
+		med := func(f func(runResult) float64) float64 {
+			v := make([]float64, len(rs))
+			for i, r := range rs {
+				v[i] = f(r)
+			}
+			slices.Sort(v)
+			if len(v)%2 == 0 {
+				return (v[len(v)/2-1] + v[len(v)/2]) / 2
+			}
+			return v[len(v)/2]
+		}
+		sum := summary{rate: med(runResult.eventsPerSecond), cpu: med(runResult.cpuPerMillion), brokerCPU: med(runResult.brokerCPUPerMillion)}
+		for _, r := range rs {
+			sum.best = max(sum.best, r.eventsPerSecond())
+		}
+		return sum, true
 	}
-	base, hasBase := median("baseline")
+	rounds := fmt.Sprintf("median of %d", o.rounds)
+	base, hasBase := summarize("baseline")
 	if hasBase {
-		rep.set("baseline_events_per_second", "%.0f", base.eventsPerSecond())
-		rep.set("baseline_cpu_seconds_per_million_events", "%.2f", base.cpuPerMillion())
+		rep.set("baseline_events_per_second", "%.0f (%s; best %.0f)", base.rate, rounds, base.best)
+		rep.set("baseline_cpu_seconds_per_million_events", "%.2f", base.cpu)
 	}
 	headline := "leveldb"
 	if !slices.Contains(o.runs, headline) {
 		headline = "memory"
 	}
 	for _, storage := range []string{"leveldb", "memory"} {
-		r, ok := median(storage)
+		r, ok := summarize(storage)
 		if !ok {
 			continue
 		}
@@ -423,11 +440,11 @@ func sectionThroughput(ctx context.Context, o options, data *fleetData, rep *rep
 		if storage != headline {
 			topo, cpu = "topology_"+storage+"_", "cpu_"+storage+"_"
 		}
-		rep.set(topo+"events_per_second", "%.0f (vehicle-state, %s tables)", r.eventsPerSecond(), storage)
+		rep.set(topo+"events_per_second", "%.0f (vehicle-state, %s tables; %s; best %.0f)", r.rate, storage, rounds, r.best)
 		if hasBase {
-			rep.set(topo+"vs_baseline_throughput", "%.2f", r.eventsPerSecond()/base.eventsPerSecond())
+			rep.set(topo+"vs_baseline_throughput", "%.2f (%s tables; CPU per event: baseline/vehicle-state %.2f)", r.rate/base.rate, storage, base.cpu/r.cpu)
 		}
-		rep.set(cpu+"seconds_per_million_events", "%.2f (vehicle-state worker, %s tables; the broker used %.2f more)", r.cpuPerMillion(), storage, r.brokerCPUPerMillion())
+		rep.set(cpu+"seconds_per_million_events", "%.2f (vehicle-state worker process, %s tables; the broker process used %.2f more)", r.cpu, storage, r.brokerCPU)
 	}
 	return nil
 }
