@@ -167,6 +167,35 @@ type report struct {
 	w       io.Writer
 	keys    []string
 	summary map[string]string
+	// figures the targets are checked against
+	figures map[string]float64
+}
+
+func (r *report) figure(name string, v float64) {
+	if r.figures == nil {
+		r.figures = map[string]float64{}
+	}
+	r.figures[name] = v
+}
+
+// targets adds a line per target of the issue whose figure was measured.
+func (r *report) targets() {
+	check := func(key, what string, ok func(float64) bool, format string) {
+		v, measured := r.figures[key]
+		if !measured {
+			return
+		}
+		verdict := "met"
+		if !ok(v) {
+			verdict = "NOT met"
+		}
+		r.set("target_"+key, "%s — %s, measured "+format, verdict, what, v)
+	}
+	check("topology_vs_baseline", ">= 0.6 x baseline", func(v float64) bool { return v >= 0.6 }, "%.2f")
+	check("topology_events_per_second", ">= 50000 events/s", func(v float64) bool { return v >= 50000 }, "%.0f")
+	check("dtc_to_command_p99_ms", "<= 150 ms", func(v float64) bool { return v <= 150 }, "%.1f ms")
+	check("timestream_units_vs_naive", "<= 1/10 of naive", func(v float64) bool { return v <= 0.1 }, "%.4f")
+	check("recovery_seconds", "1M keys <= 30 s", func(v float64) bool { return v <= 30 }, "%.2f s")
 }
 
 func (r *report) printf(format string, args ...any) { fmt.Fprintf(r.w, format, args...) }
@@ -276,6 +305,7 @@ func run(o options, stdout io.Writer) error {
 			return fmt.Errorf("recovery: %w", err)
 		}
 	}
+	rep.targets()
 	rep.set("load_average_end", "%s", loadAverage())
 	rep.set("bench_seconds", "%.0f", time.Since(began).Seconds())
 
@@ -340,6 +370,7 @@ func sectionCost(o options, rep *report) error {
 	rep.set("timestream_write_units_per_fleet_hour", "%d", int64(float64(r.scaled(c.WriteUnits))*float64(time.Hour)/float64(r.window)))
 	rep.set("timestream_write_records_calls_per_fleet_hour", "%d", int64(float64(r.scaled(int64(c.Requests)))*float64(time.Hour)/float64(r.window)))
 	rep.set("timestream_measures_per_record", "%.1f", c.MeasuresPerRecord)
+	rep.figure("timestream_units_vs_naive", vsNaive)
 	rep.set("timestream_write_units_vs_naive", "%.4f (1/%.0f; naive = one WriteRecords per telemetry record)", vsNaive, 1/vsNaive)
 	rep.set("timestream_write_units_vs_naive_batched", "%.3f (1/%.1f; naive records batched 100 per call)", vsBatched, 1/vsBatched)
 	return nil
@@ -441,6 +472,12 @@ func sectionThroughput(ctx context.Context, o options, data *fleetData, rep *rep
 			topo, cpu = "topology_"+storage+"_", "cpu_"+storage+"_"
 		}
 		rep.set(topo+"events_per_second", "%.0f (vehicle-state, %s tables; %s; best %.0f)", r.rate, storage, rounds, r.best)
+		if storage == headline {
+			rep.figure("topology_events_per_second", r.rate)
+			if hasBase {
+				rep.figure("topology_vs_baseline", r.rate/base.rate)
+			}
+		}
 		if hasBase {
 			rep.set(topo+"vs_baseline_throughput", "%.2f (%s tables; CPU per event: baseline/vehicle-state %.2f)", r.rate/base.rate, storage, base.cpu/r.cpu)
 		}
@@ -460,6 +497,9 @@ func sectionLatency(ctx context.Context, o options, data *fleetData, rep *report
 	rep.printf("  latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n", ms(r.p50), ms(r.p90), ms(r.p99), ms(r.max))
 	rep.set("dtc_to_command_p50_ms", "%.1f", ms(r.p50))
 	rep.set("dtc_to_command_p99_ms", "%.1f", ms(r.p99))
+	if r.received == r.sent {
+		rep.figure("dtc_to_command_p99_ms", ms(r.p99))
+	}
 	rep.set("dtc_commands_received", "%d of %d (telemetry load %.0f msg/s)", r.received, r.sent, r.loadRate)
 	return nil
 }
@@ -478,6 +518,9 @@ func sectionRecovery(ctx context.Context, o options, rep *report) error {
 			rss = "peak_rss_" + r.Storage + "_mb"
 		}
 		rep.set(key, "%.2f (%s, %d keys)", r.Seconds, r.Storage, o.recoveryKeys)
+		if i == 0 && o.recoveryKeys >= 1_000_000 {
+			rep.figure("recovery_seconds", r.Seconds)
+		}
 		rep.set(rss, "%.0f (recovery process VmHWM, %s)", mib(r.PeakRSS), r.Storage)
 	}
 	return nil
