@@ -94,10 +94,7 @@ type fleetData struct {
 	vins    []string
 	records []record
 	expect  expectation
-	// start and interval of the simulated ticks.
-	start    time.Time
-	interval time.Duration
-	bytes    int64
+	bytes   int64
 }
 
 // expectation is what vehicle-state (or the baseline) emits for the data: measurements to
@@ -158,7 +155,7 @@ func generateFleet(seed int64, vins, n int, start time.Time) (*fleetData, error)
 		}
 		seen[v] = true
 	}
-	d := &fleetData{vins: names, start: start, interval: interval, records: make([]record, 0, n)}
+	d := &fleetData{vins: names, records: make([]record, 0, n)}
 	for t := 0; t < ticks && len(d.records) < n; t++ {
 		for i := 0; i < vins && len(d.records) < n; i++ {
 			for _, p := range perVehicle[i][t] {

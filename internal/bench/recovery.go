@@ -136,7 +136,7 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// recoveryEnv preloads the table once and recovers it in a child process per storage.
+// runRecovery preloads the table once and recovers it in a child process per storage.
 func runRecovery(ctx context.Context, o options, out *report) ([]recoveryResult, error) {
 	b, err := startBroker(o.partitions)
 	if err != nil {
