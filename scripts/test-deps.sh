@@ -8,6 +8,7 @@ command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
+/usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || need+=(python3-pandas)
 command -v promtool >/dev/null 2>&1 || { [[ " ${need[*]} " == *" prometheus "* ]] || need+=(prometheus); }
 [ ${#need[@]} -eq 0 ] && { echo "test deps: mosquitto, kcat, prometheus present"; exit 0; }
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -20,7 +21,7 @@ cat >&2 <<MSG
 ######################################################################################
 #  WARNING: ${need[*]} not installed (not root, or apt-get failed).
 #  Tests that need them are SKIPPED: Mosquitto broker tests, kcat interop tests,
-#  Prometheus scrape and promtool rule checks, real InfluxDB 1.x writes. Install with:
+#  Prometheus scrape and promtool rule checks, real InfluxDB 1.x writes, loading the files sink output with pandas. Install with:
 #      sudo apt-get install -y ${need[*]}
 ######################################################################################
 MSG
