@@ -10,7 +10,7 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 /usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || need+=(python3-pandas)
 command -v promtool >/dev/null 2>&1 || { [[ " ${need[*]} " == *" prometheus "* ]] || need+=(prometheus); }
-[ ${#need[@]} -eq 0 ] && { echo "test deps: mosquitto, kcat, prometheus present"; exit 0; }
+[ ${#need[@]} -eq 0 ] && { echo "test deps: mosquitto, kcat, prometheus, influxdb, python3-pandas present"; exit 0; }
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test deps: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
